@@ -1,0 +1,276 @@
+"""The chat turn (PRODUCT.md, "One chat turn"), answered whole or streamed.
+
+1. Load the agent (AgentNotFound) and the visitor (created on first contact).
+2. Store the visitor's message before the model is called.
+3. Retrieve the agent's most relevant knowledge chunks.
+4. Build the prompt: system prompt, delimited context, history within a token budget, the new message.
+5. Call the model and store the reply with its usage, model, sources and status — also when the client
+   leaves mid-stream (`interrupted`) or the provider fails (`failed`).
+
+The assistant's reply is stored before the model is called as an empty `interrupted` message and updated
+when the turn ends, so a process that dies mid-answer leaves a truthful record rather than none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from application.events import SourcesFound, StreamEvent, TokenProduced, TurnEnded, TurnFailed, TurnStarted
+from application.ports.agents import AgentRepository
+from application.ports.chat_model import ChatModel, ModelDelta, ModelRequest
+from application.ports.conversations import ConversationRepository
+from application.ports.knowledge import KnowledgeRetriever
+from application.ports.visitors import VisitorRepository
+from application.prompt import PromptBudget, build_prompt
+from domain.agents import Agent
+from domain.clock import utc_now
+from domain.conversations import Message, MessageStatus, Role, new_id, validate_message_text
+from domain.errors import AgentNotFound, CentralitaError
+from domain.knowledge import Source
+from domain.usage import Usage
+from domain.visitors import normalize_origin, validate_session_id
+
+log = logging.getLogger("centralita.chat")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    agent_id: int
+    session_id: str
+    message: str
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAnswer:
+    answer: str
+    agent_id: int
+    session_id: str
+    conversation_id: str
+    message_id: str
+    model: str
+    sources: tuple[Source, ...]
+    usage: Usage | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    max_message_chars: int = 4000
+    budget: PromptBudget = field(default_factory=PromptBudget)
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """What steps 1–4 established for one turn."""
+
+    agent: Agent
+    reply: Message  # the stored placeholder of the assistant's reply
+    sources: tuple[Source, ...]
+    model_request: ModelRequest
+
+
+class _ReplyRecorder:
+    """Writes the final state of a turn's reply, whichever way the turn ended."""
+
+    def __init__(self, conversations: ConversationRepository) -> None:
+        self._conversations = conversations
+
+    async def finish(
+        self,
+        turn: _Turn,
+        content: str,
+        status: MessageStatus,
+        model: str | None = None,
+        usage: Usage | None = None,
+        error: str | None = None,
+    ) -> Message:
+        final = replace(
+            turn.reply,
+            content=content,
+            status=status,
+            model=model or turn.reply.model,
+            usage=usage,
+            sources=turn.sources,
+            error=error,
+        )
+        # Shielded: a cancellation arriving now must not leave the reply half-recorded.
+        await asyncio.shield(self._conversations.update_message(final))
+        return final
+
+    async def finish_quietly(self, turn: _Turn, content: str, status: MessageStatus) -> None:
+        """Record a reply while the turn is torn down; a store fault is logged, not raised."""
+        try:
+            await self.finish(turn, content, status)
+        except (CentralitaError, asyncio.CancelledError):
+            log.warning("could not record the %s reply %s", status.value, turn.reply.id)
+
+
+class ChatService:
+    """Answers visitors as an agent, keeping every message."""
+
+    def __init__(
+        self,
+        agents: AgentRepository,
+        visitors: VisitorRepository,
+        conversations: ConversationRepository,
+        retriever: KnowledgeRetriever,
+        model: ChatModel,
+        limits: ChatLimits,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._agents = agents
+        self._visitors = visitors
+        self._conversations = conversations
+        self._retriever = retriever
+        self._model = model
+        self._limits = limits
+        self._clock = clock
+        self._replies = _ReplyRecorder(conversations)
+
+    async def answer(self, request: ChatRequest) -> ChatAnswer:
+        """A whole answer (REST)."""
+        turn = await self._begin(request)
+        try:
+            reply = await self._model.complete(turn.model_request)
+        except CentralitaError as error:
+            await self._replies.finish(turn, "", MessageStatus.FAILED, error=error.code)
+            raise
+        except asyncio.CancelledError:
+            await self._replies.finish_quietly(turn, "", MessageStatus.INTERRUPTED)
+            raise
+        stored = await self._replies.finish(
+            turn, reply.text, MessageStatus.COMPLETE, reply.model, reply.usage
+        )
+        return ChatAnswer(
+            answer=stored.content,
+            agent_id=turn.agent.id,
+            session_id=request.session_id,
+            conversation_id=stored.conversation_id,
+            message_id=stored.id,
+            model=reply.model,
+            sources=turn.sources,
+            usage=reply.usage,
+        )
+
+    async def open_stream(self, request: ChatRequest) -> ReplyStream:
+        """Steps 1–4 and the model's first piece; errors before that are raised, later ones become events."""
+        turn = await self._begin(request)
+        deltas = aiter(self._model.stream(turn.model_request))
+        try:
+            first: ModelDelta | None = await anext(deltas)
+        except StopAsyncIteration:
+            first = None
+        except CentralitaError as error:
+            await self._replies.finish(turn, "", MessageStatus.FAILED, error=error.code)
+            raise
+        except BaseException:
+            await self._replies.finish_quietly(turn, "", MessageStatus.INTERRUPTED)
+            raise
+        return ReplyStream(self._replies, turn, deltas, first)
+
+    async def _begin(self, request: ChatRequest) -> _Turn:
+        session_id = validate_session_id(request.session_id)
+        text = validate_message_text(request.message, self._limits.max_message_chars)
+        origin = normalize_origin(request.origin)
+        agent = await self._agents.get(request.agent_id)
+        if agent is None:
+            raise AgentNotFound(request.agent_id)
+
+        now = self._clock()
+        conversation = await self._conversations.open(session_id, agent.id, now)
+        history = await self._conversations.recent(conversation.id, self._limits.budget.history_messages)
+        await self._conversations.append(Message(new_id(), conversation.id, Role.USER, text, created_at=now))
+        await self._visitors.record_message(session_id, origin, now)
+        reply = await self._conversations.append(
+            Message(
+                new_id(),
+                conversation.id,
+                Role.ASSISTANT,
+                "",
+                created_at=now,
+                status=MessageStatus.INTERRUPTED,
+                model=agent.spec.model or self._model.default_model,
+            )
+        )
+        draft = _Turn(agent, reply, (), ModelRequest(()))
+        try:
+            chunks = await self._retriever.retrieve(
+                agent.id, text, agent.spec.k_documents, agent.spec.min_score
+            )
+        except CentralitaError as error:
+            await self._replies.finish(draft, "", MessageStatus.FAILED, error=error.code)
+            raise
+        messages = build_prompt(agent.spec.system_prompt, chunks, history, text, self._limits.budget)
+        spec = agent.spec
+        model_request = ModelRequest(messages, spec.model, spec.temperature, spec.max_tokens)
+        return _Turn(agent, reply, tuple(c.as_source() for c in chunks), model_request)
+
+
+class ReplyStream:
+    """A turn whose answer is being streamed: iterate `events()` once, inside `contextlib.aclosing`."""
+
+    def __init__(
+        self,
+        replies: _ReplyRecorder,
+        turn: _Turn,
+        deltas: AsyncIterator[ModelDelta],
+        first: ModelDelta | None,
+    ) -> None:
+        self._replies = replies
+        self._turn = turn
+        self._deltas = deltas
+        self._first = first
+        self.message_id = turn.reply.id
+        self.conversation_id = turn.reply.conversation_id
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        turn = self._turn
+        parts: list[str] = []
+        usage: Usage | None = None
+        model: str | None = None
+        failure: CentralitaError | None = None
+        try:
+            yield TurnStarted(self.message_id, self.conversation_id)
+            yield SourcesFound(turn.sources)
+            delta = self._first
+            while delta is not None:
+                if delta.text:
+                    parts.append(delta.text)
+                    yield TokenProduced(delta.text)
+                usage = delta.usage or usage
+                model = delta.model or model
+                try:
+                    delta = await anext(self._deltas)
+                except StopAsyncIteration:
+                    delta = None
+                except CentralitaError as error:
+                    failure = error
+                    delta = None
+        except BaseException:  # the consumer left (GeneratorExit) or was cancelled: keep what was said
+            await self._close_model()
+            await self._replies.finish_quietly(turn, "".join(parts), MessageStatus.INTERRUPTED)
+            raise
+        await self._close_model()
+        text = "".join(parts)
+        if failure is not None:
+            await self._replies.finish(turn, text, MessageStatus.FAILED, model, usage, failure.code)
+            yield TurnFailed(failure.code, failure.detail)
+            return
+        try:
+            stored = await self._replies.finish(turn, text, MessageStatus.COMPLETE, model, usage)
+        except CentralitaError as error:
+            yield TurnFailed(error.code, error.detail)
+            return
+        yield TurnEnded(stored.id, text, usage, stored.model or "")
+
+    async def _close_model(self) -> None:
+        """Close the provider stream so an abandoned answer stops costing tokens."""
+        close = getattr(self._deltas, "aclose", None)
+        if close is not None:
+            with suppress(Exception):
+                await close()

@@ -1,0 +1,22 @@
+"""Port: what `/ready` asks each component."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentHealth:
+    name: str
+    ok: bool
+    kind: str
+    detail: str | None = None
+
+
+class HealthProbe(ABC):
+    """A component that can say whether it serves."""
+
+    @abstractmethod
+    async def health(self) -> ComponentHealth:
+        """Its state now; never raises."""

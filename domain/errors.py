@@ -1,0 +1,99 @@
+"""Domain errors: each carries a stable machine `code` that clients build against (PRODUCT.md)."""
+
+from __future__ import annotations
+
+
+class CentralitaError(Exception):
+    """Base of every error a client may see; `code` is stable, the message is a human sentence."""
+
+    code: str = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(CentralitaError):
+    """Something the request names does not exist."""
+
+
+class AgentNotFound(NotFound):
+    code = "agent_not_found"
+
+    def __init__(self, agent_id: int) -> None:
+        super().__init__(f"Agent {agent_id} does not exist.")
+        self.agent_id = agent_id
+
+
+class ConversationNotFound(NotFound):
+    code = "conversation_not_found"
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"Conversation {conversation_id} does not exist.")
+
+
+class VisitorNotFound(NotFound):
+    code = "visitor_not_found"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"No visitor has session_id {session_id!r}.")
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__(f"Document {document_id} does not exist for this agent.")
+
+
+class InvalidInput(CentralitaError):
+    """The request is well-formed but its content breaks a rule (HTTP 422)."""
+
+    code = "invalid_input"
+
+
+class InvalidSessionId(InvalidInput):
+    code = "invalid_session_id"
+
+
+class EmptyMessage(InvalidInput):
+    code = "empty_message"
+
+
+class InvalidOrigin(InvalidInput):
+    code = "invalid_origin"
+
+
+class InvalidAgent(InvalidInput):
+    code = "invalid_agent"
+
+
+class MessageTooLong(CentralitaError):
+    code = "message_too_long"
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"The message has {length} characters; at most {limit} are accepted.")
+        self.length = length
+        self.limit = limit
+
+
+class Unavailable(CentralitaError):
+    """A dependency the turn needs cannot serve now (HTTP 503)."""
+
+
+class LlmUnavailable(Unavailable):
+    code = "llm_unavailable"
+
+
+class LlmStreamFailed(Unavailable):
+    """The provider failed after the answer had started streaming."""
+
+    code = "llm_stream_failed"
+
+
+class StoreUnavailable(Unavailable):
+    code = "store_unavailable"
+
+
+class KnowledgeUnavailable(Unavailable):
+    code = "knowledge_unavailable"
