@@ -1,0 +1,46 @@
+"""Agent management routes (admin)."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import Parameter
+
+from application.agents import AgentService
+from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from entrypoints.http.schemas import AgentBody, AgentOut, AgentPatchBody, agent_out
+from entrypoints.http.security import admin_guard
+
+
+class AgentController(Controller):
+    path = "/api/v1/agents"
+    tags = ["agents"]
+    guards = [admin_guard]
+
+    @get("/", summary="List agents")
+    async def list_agents(
+        self,
+        agents: AgentService,
+        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+        offset: int = Parameter(default=0, ge=0),
+    ) -> list[AgentOut]:
+        return [agent_out(a) for a in await agents.list(Page(limit, offset))]
+
+    @post("/", summary="Create an agent")
+    async def create_agent(self, data: AgentBody, agents: AgentService) -> AgentOut:
+        return agent_out(await agents.create(data.to_spec()))
+
+    @get("/{agent_id:int}", summary="Read an agent")
+    async def get_agent(self, agent_id: int, agents: AgentService) -> AgentOut:
+        return agent_out(await agents.get(agent_id))
+
+    @put("/{agent_id:int}", summary="Replace an agent's fields")
+    async def replace_agent(self, agent_id: int, data: AgentBody, agents: AgentService) -> AgentOut:
+        return agent_out(await agents.replace(agent_id, data.to_spec()))
+
+    @patch("/{agent_id:int}", summary="Change some of an agent's fields")
+    async def patch_agent(self, agent_id: int, data: AgentPatchBody, agents: AgentService) -> AgentOut:
+        return agent_out(await agents.patch(agent_id, data.changes()))
+
+    @delete("/{agent_id:int}", summary="Delete an agent (its conversations stay on record)")
+    async def delete_agent(self, agent_id: int, agents: AgentService) -> None:
+        await agents.delete(agent_id)

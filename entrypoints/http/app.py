@@ -1,0 +1,73 @@
+"""The Litestar application factory: routes, dependencies, error handling, OpenAPI, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+
+from entrypoints.container import Container, build_container, resolve_all
+from entrypoints.http.agents import AgentController
+from entrypoints.http.chat import ChatController
+from entrypoints.http.chat_socket import chat_stream_socket, legacy_chat_stream_socket
+from entrypoints.http.conversations import ConversationController, HistoryController
+from entrypoints.http.dependencies import DEPENDENCIES
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.health import health, ready
+from entrypoints.http.llm import LegacyGroqController, LlmController
+from entrypoints.settings import Settings
+
+log = logging.getLogger("centralita")
+WIDGET_DIR = Path(__file__).parent / "widget" / "static"
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
+    settings = settings or Settings()
+    container = container or build_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        resolve_all(container)
+        await container.agent_service().ensure_default()
+        reason = container.chat_model().unavailable_reason()
+        if reason:
+            log.warning("%s", reason)
+        log.info("centralita ready: storage=%s, model=%s", settings.storage, settings.llm_model)
+        yield
+
+    return Litestar(
+        route_handlers=[
+            ChatController,
+            chat_stream_socket,
+            legacy_chat_stream_socket,
+            HistoryController,
+            AgentController,
+            ConversationController,
+            LlmController,
+            LegacyGroqController,
+            health,
+            ready,
+            create_static_files_router(path="/widget", directories=[WIDGET_DIR], html_mode=True),
+        ],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        state=State({"container": container, "settings": settings}),
+        cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="Centralita",
+            version=VERSION,
+            description="AI agents for a call center: grounded answers, streamed, every conversation kept.",
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+    )

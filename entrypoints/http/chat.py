@@ -1,0 +1,55 @@
+"""REST and server-sent-event chat routes, current and legacy (`/api/v1/groq/chat`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from litestar import Controller, post
+from litestar.response import ServerSentEvent
+
+from application.chat import ChatRequest, ChatService
+from entrypoints.http.events import encode_event
+from entrypoints.http.schemas import (
+    ChatBody,
+    ChatOut,
+    LegacyChatBody,
+    LegacyChatOut,
+    chat_out,
+    legacy_chat_out,
+)
+
+
+class ChatController(Controller):
+    path = "/api/v1"
+    tags = ["chat"]
+
+    @post("/chat", status_code=200, summary="Answer a visitor's message as an agent")
+    async def chat(self, data: ChatBody, chat: ChatService) -> ChatOut:
+        answer = await chat.answer(ChatRequest(data.agent_id, data.session_id, data.message, data.origin))
+        return chat_out(answer)
+
+    @post(
+        "/chat/stream",
+        status_code=200,
+        summary="Answer as server-sent events",
+        description="The WebSocket stream events, one `data:` JSON line per event.",
+    )
+    async def chat_stream(self, data: ChatBody, chat: ChatService) -> ServerSentEvent:
+        stream = await chat.open_stream(
+            ChatRequest(data.agent_id, data.session_id, data.message, data.origin)
+        )
+
+        async def frames() -> AsyncIterator[str]:
+            async with aclosing(stream.events()) as events:
+                seq = 0
+                async for event in events:
+                    seq += 1
+                    yield encode_event(event, seq)
+
+        return ServerSentEvent(frames(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @post("/groq/chat", status_code=200, summary="Legacy Groq chat (id_agente, mensaje)", tags=["legacy"])
+    async def legacy_chat(self, data: LegacyChatBody, chat: ChatService) -> LegacyChatOut:
+        answer = await chat.answer(ChatRequest(data.id_agente, data.session_id, data.mensaje, data.origin))
+        return legacy_chat_out(answer)

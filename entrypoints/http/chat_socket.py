@@ -1,0 +1,133 @@
+"""The WebSocket chat stream (PRODUCT.md, "WebSocket stream"), current and legacy paths.
+
+One reader loop per connection receives frames; each turn runs as a task so that a message sent during a
+turn is answered with `turn_in_progress` and a client that leaves cancels its turn at once (the reply is
+then stored `interrupted`). Every frame goes out through `_send`, which numbers it with `seq`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import aclosing
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.status_codes import WS_1008_POLICY_VIOLATION
+
+from application.agents import AgentService
+from application.chat import ChatRequest, ChatService
+from domain.errors import CentralitaError
+from domain.visitors import validate_session_id
+from entrypoints.http.events import encode_event, encode_payload, error_payload
+
+log = logging.getLogger("centralita.ws")
+_decoder = msgspec.json.Decoder()
+
+
+class ChatSocket:
+    def __init__(self, socket: WebSocket, chat: ChatService, session_id: str, agent_id: int) -> None:
+        self._socket = socket
+        self._chat = chat
+        self._session_id = session_id
+        self._agent_id = agent_id
+        self._seq = 0
+        self._send_lock = asyncio.Lock()  # frames leave in `seq` order even when two tasks send
+        self._turn: asyncio.Task[None] | None = None
+
+    async def serve(self, agents: AgentService) -> None:
+        await self._socket.accept()
+        try:
+            validate_session_id(self._session_id)
+            await agents.get(self._agent_id)
+        except CentralitaError as error:
+            await self._send_error(error.code, error.detail)
+            await self._socket.close(code=WS_1008_POLICY_VIOLATION, reason=error.code)
+            return
+        try:
+            await self._read_frames()
+        finally:
+            if self._turn is not None and not self._turn.done():
+                self._turn.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._turn
+
+    async def _read_frames(self) -> None:
+        while True:
+            event = await self._socket.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            raw = event.get("text")
+            if raw is None:
+                raw = (event.get("bytes") or b"").decode("utf-8", errors="replace")
+            request = await self._parse(raw)
+            if request is None:
+                continue
+            if self._turn is not None and not self._turn.done():
+                await self._send_error(
+                    "turn_in_progress", "Wait for the current answer to end before sending."
+                )
+                continue
+            self._turn = asyncio.create_task(self._run_turn(request))
+
+    async def _parse(self, raw: str) -> ChatRequest | None:
+        try:
+            frame = _decoder.decode(raw)
+        except msgspec.DecodeError:
+            await self._send_error("malformed_json", "The frame is not valid JSON.")
+            return None
+        if not isinstance(frame, dict):
+            await self._send_error("invalid_frame", 'Send a JSON object such as {"message": "Hola"}.')
+            return None
+        message = frame.get("message", frame.get("mensaje"))
+        if not isinstance(message, str):
+            await self._send_error("missing_message", 'The frame needs a "message" text.')
+            return None
+        origin = frame.get("origin")
+        if origin is not None and not isinstance(origin, str):
+            await self._send_error("invalid_origin", "origin must be a text such as 'web'.")
+            return None
+        return ChatRequest(self._agent_id, self._session_id, message, origin)
+
+    async def _run_turn(self, request: ChatRequest) -> None:
+        try:
+            stream = await self._chat.open_stream(request)
+        except CentralitaError as error:
+            await self._send_error(error.code, error.detail)
+            return
+        except WebSocketDisconnect:
+            return
+        try:
+            async with aclosing(stream.events()) as events:
+                async for event in events:
+                    async with self._send_lock:
+                        self._seq += 1
+                        await self._socket.send_data(encode_event(event, self._seq))
+        except (WebSocketDisconnect, OSError, RuntimeError) as error:
+            # The client went away mid-answer; closing the events stored the reply as interrupted.
+            log.info("client left during turn %s (%s)", stream.message_id, type(error).__name__)
+
+    async def _send_error(self, code: str, detail: str, retry_after: float | None = None) -> None:
+        payload = error_payload(code, detail, retry_after)
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+            async with self._send_lock:
+                self._seq += 1
+                await self._socket.send_data(encode_payload(payload, self._seq))
+
+
+@websocket("/api/v1/chat/stream/{session_id:str}/{agent_id:int}")
+async def chat_stream_socket(
+    socket: WebSocket, session_id: str, agent_id: int, chat: ChatService, agents: AgentService
+) -> None:
+    """Stream answers over a WebSocket: send `{"message": "…"}`, receive start, sources, token…, end."""
+    await ChatSocket(socket, chat, session_id, agent_id).serve(agents)
+
+
+@websocket("/api/v1/groq/chat/stream/{session_id:str}/{id_agente:int}")
+async def legacy_chat_stream_socket(
+    socket: WebSocket, session_id: str, id_agente: int, chat: ChatService, agents: AgentService
+) -> None:
+    """Legacy path of the WebSocket stream (frames may say `mensaje`)."""
+    await ChatSocket(socket, chat, session_id, id_agente).serve(agents)

@@ -1,0 +1,64 @@
+"""Reading conversations, messages and visitors (admin), and a visitor's own history (public)."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from application.conversations import ConversationQueries
+from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from entrypoints.http.schemas import (
+    ConversationOut,
+    MessageOut,
+    PublicMessageOut,
+    VisitorOut,
+    conversation_out,
+    message_out,
+    public_message_out,
+    visitor_out,
+)
+from entrypoints.http.security import admin_guard
+
+Limit = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+Offset = Parameter(default=0, ge=0)
+
+
+class ConversationController(Controller):
+    path = "/api/v1"
+    tags = ["conversations"]
+    guards = [admin_guard]
+
+    @get("/conversations", summary="List conversations, most recent first")
+    async def list_conversations(
+        self,
+        queries: ConversationQueries,
+        session_id: str | None = None,
+        agent_id: int | None = None,
+        limit: int = Limit,
+        offset: int = Offset,
+    ) -> list[ConversationOut]:
+        found = await queries.find(session_id, agent_id, Page(limit, offset))
+        return [conversation_out(c) for c in found]
+
+    @get("/conversations/{conversation_id:str}/messages", summary="A conversation's messages, oldest first")
+    async def list_messages(
+        self, conversation_id: str, queries: ConversationQueries, limit: int = Limit, offset: int = Offset
+    ) -> list[MessageOut]:
+        return [message_out(m) for m in await queries.messages(conversation_id, Page(limit, offset))]
+
+    @get("/visitors/{session_id:str}", summary="A visitor")
+    async def get_visitor(self, session_id: str, queries: ConversationQueries) -> VisitorOut:
+        return visitor_out(await queries.visitor(session_id))
+
+
+class HistoryController(Controller):
+    """Public like the chat routes: the widget restores a conversation with it after a reload."""
+
+    path = "/api/v1/chat/history"
+    tags = ["chat"]
+
+    @get("/{session_id:str}/{agent_id:int}", summary="A visitor's own conversation with an agent")
+    async def history(
+        self, session_id: str, agent_id: int, queries: ConversationQueries, limit: int = Limit
+    ) -> list[PublicMessageOut]:
+        return [public_message_out(m) for m in await queries.visitor_history(session_id, agent_id, limit)]

@@ -1,0 +1,45 @@
+"""Litestar dependencies: plain typed functions that hand out the container's use cases.
+
+Litestar does not understand dependency-injector's `Provide[...]` markers, so each use case gets a small
+function registered with Litestar's `Provide` (see STYLE.md).
+"""
+
+from __future__ import annotations
+
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from application.agents import AgentService
+from application.chat import ChatService
+from application.conversations import ConversationQueries
+from application.diagnostics import Diagnostics
+from entrypoints.container import Container
+
+
+def _container(state: State) -> Container:
+    container: Container = state.container
+    return container
+
+
+def provide_chat(state: State) -> ChatService:
+    return _container(state).chat_service()
+
+
+def provide_agents(state: State) -> AgentService:
+    return _container(state).agent_service()
+
+
+def provide_queries(state: State) -> ConversationQueries:
+    return _container(state).conversation_queries()
+
+
+def provide_diagnostics(state: State) -> Diagnostics:
+    return _container(state).diagnostics()
+
+
+DEPENDENCIES = {
+    "chat": Provide(provide_chat, sync_to_thread=False),
+    "agents": Provide(provide_agents, sync_to_thread=False),
+    "queries": Provide(provide_queries, sync_to_thread=False),
+    "diagnostics": Provide(provide_diagnostics, sync_to_thread=False),
+}

@@ -1,0 +1,98 @@
+"""Every error leaves as JSON `{"detail", "code"}` with a fitting status; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from domain.errors import (
+    CentralitaError,
+    InvalidInput,
+    MessageTooLong,
+    NotFound,
+    Unavailable,
+)
+
+log = logging.getLogger("centralita.http")
+
+
+def status_for(error: CentralitaError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, MessageTooLong):
+        return 413
+    if isinstance(error, InvalidInput):
+        return 422
+    if isinstance(error, Unavailable):
+        return 503
+    return 400
+
+
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> Response[dict]:
+    return Response(
+        {"detail": detail, "code": code}, status_code=status, media_type=MediaType.JSON, headers=headers
+    )
+
+
+def on_domain_error(_: Request, error: CentralitaError) -> Response[dict]:
+    return error_response(status_for(error), error.code, error.detail)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def on_http_error(request: Request, error: HTTPException) -> Response[dict]:
+    if isinstance(error, ValidationException):
+        return _validation_error(error)
+    code = _HTTP_CODES.get(error.status_code, "error")
+    detail = error.detail if isinstance(error.detail, str) and error.detail else "The request failed."
+    if error.status_code == 400 and "JSON" in detail:
+        return error_response(400, "malformed_json", "The request body is not valid JSON.")
+    if isinstance(error, NotFoundException) and detail == "Not Found":
+        detail = f"Nothing is served at {request.url.path}."
+    return error_response(error.status_code, code, detail, error.headers)
+
+
+def _validation_error(error: ValidationException) -> Response[dict]:
+    """Malformed JSON is 400 `malformed_json`; JSON of the wrong shape is 422 `invalid_request`."""
+    text = str(error.detail or "")
+    extra = error.extra if isinstance(error.extra, list) else []
+    if "JSON" in text and not extra:
+        return error_response(400, "malformed_json", "The request body is not valid JSON.")
+    problems = "; ".join(
+        f"{item.get('key') or 'body'}: {item.get('message')}" for item in extra if isinstance(item, dict)
+    )
+    return error_response(422, "invalid_request", f"The request is not valid: {problems or text}.")
+
+
+def on_unexpected_error(request: Request, error: Exception) -> Response[dict]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
+    )
+
+
+EXCEPTION_HANDLERS = {
+    CentralitaError: on_domain_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected_error,
+}

@@ -1,0 +1,25 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from litestar import Response, get
+
+from application.diagnostics import Diagnostics
+
+
+@get("/health", summary="The process serves", tags=["operations"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", summary="Every component's state (503 when one is not ready)", tags=["operations"])
+async def ready(diagnostics: Diagnostics) -> Response[dict[str, object]]:
+    readiness = await diagnostics.readiness()
+    body: dict[str, object] = {
+        "status": "ready" if readiness.ready else "not_ready",
+        "components": {
+            c.name: {"ok": c.ok, "kind": c.kind, **({"detail": c.detail} if c.detail else {})}
+            for c in readiness.components
+        },
+    }
+    return Response(body, status_code=200 if readiness.ready else 503)

@@ -1,0 +1,272 @@
+"""Request and response shapes of the HTTP API (PRODUCT.md, "Shapes"), as msgspec structs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from application.chat import ChatAnswer
+from application.ports.chat_model import KeyCheck, ModelInfo, ProviderCheck
+from domain.agents import DEFAULT_K_DOCUMENTS, Agent, AgentSpec
+from domain.conversations import Conversation, Message
+from domain.knowledge import Source
+from domain.usage import Usage
+from domain.visitors import Visitor
+
+# --- requests -------------------------------------------------------------------------------------------
+
+
+class ChatBody(msgspec.Struct, kw_only=True):
+    agent_id: int
+    message: str
+    session_id: str
+    origin: str | None = None
+
+
+class LegacyChatBody(msgspec.Struct, kw_only=True):
+    id_agente: int
+    mensaje: str
+    session_id: str
+    origin: str | None = None
+
+
+class AgentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """POST and PUT: `name` and `system_prompt` are required, the rest have defaults."""
+
+    name: str
+    system_prompt: str
+    language: str = "es"
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    k_documents: int = DEFAULT_K_DOCUMENTS
+    min_score: float | None = None
+    greeting: str | None = None
+
+    def to_spec(self) -> AgentSpec:
+        return AgentSpec(**msgspec.structs.asdict(self))
+
+
+UNSET = msgspec.UNSET
+
+
+class AgentPatchBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """PATCH: only the fields present change; `null` resets an optional field to its default."""
+
+    name: str | msgspec.UnsetType = UNSET
+    system_prompt: str | msgspec.UnsetType = UNSET
+    language: str | msgspec.UnsetType = UNSET
+    model: str | msgspec.UnsetType | None = UNSET
+    temperature: float | msgspec.UnsetType | None = UNSET
+    max_tokens: int | msgspec.UnsetType | None = UNSET
+    k_documents: int | msgspec.UnsetType = UNSET
+    min_score: float | msgspec.UnsetType | None = UNSET
+    greeting: str | msgspec.UnsetType | None = UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not UNSET}
+
+
+# --- responses ------------------------------------------------------------------------------------------
+
+
+class UsageOut(msgspec.Struct):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class SourceOut(msgspec.Struct):
+    document_id: str
+    title: str
+    snippet: str
+    score: float
+
+
+class ChatOut(msgspec.Struct):
+    answer: str
+    agent_id: int
+    session_id: str
+    conversation_id: str
+    message_id: str
+    model: str
+    sources: list[SourceOut]
+    usage: UsageOut | None
+
+
+class LegacyChatOut(ChatOut):
+    respuesta: str
+
+
+class AgentOut(msgspec.Struct):
+    id: int
+    name: str
+    system_prompt: str
+    language: str
+    model: str | None
+    temperature: float | None
+    max_tokens: int | None
+    k_documents: int
+    min_score: float | None
+    greeting: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class VisitorOut(msgspec.Struct):
+    session_id: str
+    origin: str
+    first_seen: datetime
+    last_seen: datetime
+    message_count: int
+
+
+class ConversationOut(msgspec.Struct):
+    id: str
+    session_id: str
+    agent_id: int
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    usage: UsageOut
+
+
+class MessageOut(msgspec.Struct):
+    id: str
+    role: str
+    content: str
+    created_at: datetime
+    status: str
+    model: str | None
+    usage: UsageOut | None
+    sources: list[SourceOut]
+
+
+class PublicMessageOut(msgspec.Struct):
+    """What a visitor may see of their own conversation."""
+
+    id: str
+    role: str
+    content: str
+    created_at: datetime
+    status: str
+    sources: list[SourceOut]
+
+
+class LlmTestOut(msgspec.Struct, omit_defaults=True):
+    ok: bool
+    provider: str
+    model: str
+    latency_ms: float | None
+    error: str | None = None
+
+
+class ModelOut(msgspec.Struct, omit_defaults=True):
+    id: str
+    owned_by: str | None = None
+
+
+class ModelsOut(msgspec.Struct):
+    models: list[ModelOut]
+
+
+class KeyCheckOut(msgspec.Struct, omit_defaults=True):
+    valid: bool
+    provider: str
+    key_hint: str | None
+    error: str | None = None
+
+
+class ErrorOut(msgspec.Struct, omit_defaults=True):
+    detail: str
+    code: str
+    retry_after: float | None = None
+
+
+# --- mapping --------------------------------------------------------------------------------------------
+
+
+def usage_out(usage: Usage | None) -> UsageOut | None:
+    return None if usage is None else UsageOut(usage.input_tokens, usage.output_tokens, usage.total_tokens)
+
+
+def sources_out(sources: tuple[Source, ...]) -> list[SourceOut]:
+    return [SourceOut(s.document_id, s.title, s.snippet, s.score) for s in sources]
+
+
+def chat_out(answer: ChatAnswer) -> ChatOut:
+    return ChatOut(
+        answer.answer,
+        answer.agent_id,
+        answer.session_id,
+        answer.conversation_id,
+        answer.message_id,
+        answer.model,
+        sources_out(answer.sources),
+        usage_out(answer.usage),
+    )
+
+
+def legacy_chat_out(answer: ChatAnswer) -> LegacyChatOut:
+    return LegacyChatOut(**msgspec.structs.asdict(chat_out(answer)), respuesta=answer.answer)
+
+
+def agent_out(agent: Agent) -> AgentOut:
+    s = agent.spec
+    return AgentOut(
+        agent.id,
+        s.name,
+        s.system_prompt,
+        s.language,
+        s.model,
+        s.temperature,
+        s.max_tokens,
+        s.k_documents,
+        s.min_score,
+        s.greeting,
+        agent.created_at,
+        agent.updated_at,
+    )
+
+
+def visitor_out(v: Visitor) -> VisitorOut:
+    return VisitorOut(v.session_id, v.origin, v.first_seen, v.last_seen, v.message_count)
+
+
+def conversation_out(c: Conversation) -> ConversationOut:
+    usage = usage_out(c.usage)
+    assert usage is not None
+    return ConversationOut(c.id, c.session_id, c.agent_id, c.created_at, c.updated_at, c.message_count, usage)
+
+
+def message_out(m: Message) -> MessageOut:
+    return MessageOut(
+        m.id,
+        m.role.value,
+        m.content,
+        m.created_at,
+        m.status.value,
+        m.model,
+        usage_out(m.usage),
+        sources_out(m.sources),
+    )
+
+
+def public_message_out(m: Message) -> PublicMessageOut:
+    return PublicMessageOut(
+        m.id, m.role.value, m.content, m.created_at, m.status.value, sources_out(m.sources)
+    )
+
+
+def llm_test_out(check: ProviderCheck) -> LlmTestOut:
+    return LlmTestOut(check.ok, check.provider, check.model, check.latency_ms, check.error)
+
+
+def models_out(models: list[ModelInfo]) -> ModelsOut:
+    return ModelsOut([ModelOut(m.id, m.owned_by) for m in models])
+
+
+def key_check_out(check: KeyCheck) -> KeyCheckOut:
+    return KeyCheckOut(check.valid, check.provider, check.key_hint, check.error)
