@@ -1,0 +1,113 @@
+"""Fixtures for the widget's browser tests (headless Debian Chromium driven by Playwright, sync API).
+
+The server under test is pluggable:
+
+* default: :mod:`tests.browser.widget_stub_server` is started on a free port (a stand-in, see its docstring);
+* ``CENTRALITA_WIDGET_SERVER_URL=http://127.0.0.1:8000`` (or re-point the ``widget_server_url`` fixture at
+  a fixture that starts the real ``centralita serve``): the tests run against that server, and the ones
+  that need the stub's failure switches (``widget_stub``) are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser.widget_stub_server import RunningStub, StubServer
+
+CHROMIUM = os.environ.get("CENTRALITA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+REPO = Path(__file__).resolve().parents[2]
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+except ImportError:  # pragma: no cover - playwright is a test extra
+    sync_playwright = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = None
+    if sync_playwright is None:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    elif not Path(CHROMIUM).exists():
+        reason = f"no Chromium at {CHROMIUM} (apt-get install -y chromium, or set CENTRALITA_CHROMIUM)"
+    if reason:
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def _stub() -> Iterator[RunningStub | None]:
+    if os.environ.get("CENTRALITA_WIDGET_SERVER_URL"):
+        yield None
+        return
+    with RunningStub() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def widget_server_url(_stub: RunningStub | None) -> str:
+    """Base URL of the server under test (no trailing slash). Re-point this at the real server."""
+    external = os.environ.get("CENTRALITA_WIDGET_SERVER_URL")
+    if external:
+        return external.rstrip("/")
+    assert _stub is not None
+    return _stub.url
+
+
+@pytest.fixture
+def widget_stub(_stub: RunningStub | None) -> Iterator[StubServer]:
+    """The stub's controls (failure switches, received messages); skips against a real server."""
+    if _stub is None:
+        pytest.skip("needs the stub server's failure switches; not available against a real server")
+    _stub.app.reset()
+    yield _stub.app
+    _stub.app.reset()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="es-ES")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    p = context.new_page()
+    # Record CSP violations and page errors so tests can assert the widget runs under a strict policy.
+    p.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.page_errors = errors  # type: ignore[attr-defined]
+    p.set_default_timeout(10_000)
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    d = REPO / "docs" / "img"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
