@@ -417,6 +417,11 @@ class EmbeddedMongoServer:
                 "(WiredTiger's lock file). Stop the other process using this DATA_DIR, or use "
                 "another DATA_DIR, or set MONGODB_URI."
             )
+        elif CONFIG_FILE_NAME in text and "secantusdb:" in text:
+            message = (
+                f"the embedded MongoDB server rejected its settings file {self.data_dir / CONFIG_FILE_NAME}. "
+                "Fix or delete that file (it is recreated with defaults), or set MONGODB_URI."
+            )
         elif "Permission denied" in text:
             message = (
                 f"the embedded MongoDB server was denied access to {self.storage_path}. "
