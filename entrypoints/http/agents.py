@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
 
 from application.agents import AgentService
 from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -19,28 +20,34 @@ class AgentController(Controller):
     @get("/", summary="List agents")
     async def list_agents(
         self,
-        agents: AgentService,
+        agents: NamedDependency[AgentService],
         limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
         offset: int = Parameter(default=0, ge=0),
     ) -> list[AgentOut]:
         return [agent_out(a) for a in await agents.list(Page(limit, offset))]
 
     @post("/", summary="Create an agent")
-    async def create_agent(self, data: AgentBody, agents: AgentService) -> AgentOut:
+    async def create_agent(
+        self, data: JSONBody[AgentBody], agents: NamedDependency[AgentService]
+    ) -> AgentOut:
         return agent_out(await agents.create(data.to_spec()))
 
     @get("/{agent_id:int}", summary="Read an agent")
-    async def get_agent(self, agent_id: int, agents: AgentService) -> AgentOut:
+    async def get_agent(self, agent_id: FromPath[int], agents: NamedDependency[AgentService]) -> AgentOut:
         return agent_out(await agents.get(agent_id))
 
     @put("/{agent_id:int}", summary="Replace an agent's fields")
-    async def replace_agent(self, agent_id: int, data: AgentBody, agents: AgentService) -> AgentOut:
+    async def replace_agent(
+        self, agent_id: FromPath[int], data: JSONBody[AgentBody], agents: NamedDependency[AgentService]
+    ) -> AgentOut:
         return agent_out(await agents.replace(agent_id, data.to_spec()))
 
     @patch("/{agent_id:int}", summary="Change some of an agent's fields")
-    async def patch_agent(self, agent_id: int, data: AgentPatchBody, agents: AgentService) -> AgentOut:
+    async def patch_agent(
+        self, agent_id: FromPath[int], data: JSONBody[AgentPatchBody], agents: NamedDependency[AgentService]
+    ) -> AgentOut:
         return agent_out(await agents.patch(agent_id, data.changes()))
 
     @delete("/{agent_id:int}", summary="Delete an agent (its conversations stay on record)")
-    async def delete_agent(self, agent_id: int, agents: AgentService) -> None:
+    async def delete_agent(self, agent_id: FromPath[int], agents: NamedDependency[AgentService]) -> None:
         await agents.delete(agent_id)

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.response import ServerSentEvent
 
 from application.chat import ChatRequest, ChatService
@@ -25,7 +27,7 @@ class ChatController(Controller):
     tags = ["chat"]
 
     @post("/chat", status_code=200, summary="Answer a visitor's message as an agent")
-    async def chat(self, data: ChatBody, chat: ChatService) -> ChatOut:
+    async def chat(self, data: JSONBody[ChatBody], chat: NamedDependency[ChatService]) -> ChatOut:
         answer = await chat.answer(ChatRequest(data.agent_id, data.session_id, data.message, data.origin))
         return chat_out(answer)
 
@@ -35,7 +37,9 @@ class ChatController(Controller):
         summary="Answer as server-sent events",
         description="The WebSocket stream events, one `data:` JSON line per event.",
     )
-    async def chat_stream(self, data: ChatBody, chat: ChatService) -> ServerSentEvent:
+    async def chat_stream(
+        self, data: JSONBody[ChatBody], chat: NamedDependency[ChatService]
+    ) -> ServerSentEvent:
         stream = await chat.open_stream(
             ChatRequest(data.agent_id, data.session_id, data.message, data.origin)
         )
@@ -50,6 +54,8 @@ class ChatController(Controller):
         return ServerSentEvent(frames(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @post("/groq/chat", status_code=200, summary="Legacy Groq chat (id_agente, mensaje)", tags=["legacy"])
-    async def legacy_chat(self, data: LegacyChatBody, chat: ChatService) -> LegacyChatOut:
+    async def legacy_chat(
+        self, data: JSONBody[LegacyChatBody], chat: NamedDependency[ChatService]
+    ) -> LegacyChatOut:
         answer = await chat.answer(ChatRequest(data.id_agente, data.session_id, data.mensaje, data.origin))
         return legacy_chat_out(answer)

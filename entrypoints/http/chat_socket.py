@@ -14,7 +14,9 @@ from contextlib import aclosing
 
 import msgspec
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
 from litestar.status_codes import WS_1008_POLICY_VIOLATION
 
 from application.agents import AgentService
@@ -28,7 +30,13 @@ _decoder = msgspec.json.Decoder()
 
 
 class ChatSocket:
-    def __init__(self, socket: WebSocket, chat: ChatService, session_id: str, agent_id: int) -> None:
+    def __init__(
+        self,
+        socket: WebSocket,
+        chat: NamedDependency[ChatService],
+        session_id: FromPath[str],
+        agent_id: FromPath[int],
+    ) -> None:
         self._socket = socket
         self._chat = chat
         self._session_id = session_id
@@ -37,7 +45,7 @@ class ChatSocket:
         self._send_lock = asyncio.Lock()  # frames leave in `seq` order even when two tasks send
         self._turn: asyncio.Task[None] | None = None
 
-    async def serve(self, agents: AgentService) -> None:
+    async def serve(self, agents: NamedDependency[AgentService]) -> None:
         await self._socket.accept()
         try:
             validate_session_id(self._session_id)
@@ -119,7 +127,11 @@ class ChatSocket:
 
 @websocket("/api/v1/chat/stream/{session_id:str}/{agent_id:int}")
 async def chat_stream_socket(
-    socket: WebSocket, session_id: str, agent_id: int, chat: ChatService, agents: AgentService
+    socket: WebSocket,
+    session_id: FromPath[str],
+    agent_id: FromPath[int],
+    chat: NamedDependency[ChatService],
+    agents: NamedDependency[AgentService],
 ) -> None:
     """Stream answers over a WebSocket: send `{"message": "…"}`, receive start, sources, token…, end."""
     await ChatSocket(socket, chat, session_id, agent_id).serve(agents)
@@ -127,7 +139,11 @@ async def chat_stream_socket(
 
 @websocket("/api/v1/groq/chat/stream/{session_id:str}/{id_agente:int}")
 async def legacy_chat_stream_socket(
-    socket: WebSocket, session_id: str, id_agente: int, chat: ChatService, agents: AgentService
+    socket: WebSocket,
+    session_id: FromPath[str],
+    id_agente: FromPath[int],
+    chat: NamedDependency[ChatService],
+    agents: NamedDependency[AgentService],
 ) -> None:
     """Legacy path of the WebSocket stream (frames may say `mensaje`)."""
     await ChatSocket(socket, chat, session_id, id_agente).serve(agents)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, Parameter
 
 from application.conversations import ConversationQueries
 from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -31,9 +32,9 @@ class ConversationController(Controller):
     @get("/conversations", summary="List conversations, most recent first")
     async def list_conversations(
         self,
-        queries: ConversationQueries,
-        session_id: str | None = None,
-        agent_id: int | None = None,
+        queries: NamedDependency[ConversationQueries],
+        session_id: FromQuery[str | None] = None,
+        agent_id: FromQuery[int | None] = None,
         limit: int = Limit,
         offset: int = Offset,
     ) -> list[ConversationOut]:
@@ -42,12 +43,18 @@ class ConversationController(Controller):
 
     @get("/conversations/{conversation_id:str}/messages", summary="A conversation's messages, oldest first")
     async def list_messages(
-        self, conversation_id: str, queries: ConversationQueries, limit: int = Limit, offset: int = Offset
+        self,
+        conversation_id: FromPath[str],
+        queries: NamedDependency[ConversationQueries],
+        limit: int = Limit,
+        offset: int = Offset,
     ) -> list[MessageOut]:
         return [message_out(m) for m in await queries.messages(conversation_id, Page(limit, offset))]
 
     @get("/visitors/{session_id:str}", summary="A visitor")
-    async def get_visitor(self, session_id: str, queries: ConversationQueries) -> VisitorOut:
+    async def get_visitor(
+        self, session_id: FromPath[str], queries: NamedDependency[ConversationQueries]
+    ) -> VisitorOut:
         return visitor_out(await queries.visitor(session_id))
 
 
@@ -59,6 +66,10 @@ class HistoryController(Controller):
 
     @get("/{session_id:str}/{agent_id:int}", summary="A visitor's own conversation with an agent")
     async def history(
-        self, session_id: str, agent_id: int, queries: ConversationQueries, limit: int = Limit
+        self,
+        session_id: FromPath[str],
+        agent_id: FromPath[int],
+        queries: NamedDependency[ConversationQueries],
+        limit: int = Limit,
     ) -> list[PublicMessageOut]:
         return [public_message_out(m) for m in await queries.visitor_history(session_id, agent_id, limit)]

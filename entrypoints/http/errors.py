@@ -65,7 +65,8 @@ def on_http_error(request: Request, error: HTTPException) -> Response[dict]:
         return _validation_error(error)
     code = _HTTP_CODES.get(error.status_code, "error")
     detail = error.detail if isinstance(error.detail, str) and error.detail else "The request failed."
-    if error.status_code == 400 and "JSON" in detail:
+    if error.status_code == 400 and "json" in request.headers.get("content-type", ""):
+        # The only plain 400 Litestar raises on our routes is a body its JSON decoder could not read.
         return error_response(400, "malformed_json", "The request body is not valid JSON.")
     if isinstance(error, NotFoundException) and detail == "Not Found":
         detail = f"Nothing is served at {request.url.path}."

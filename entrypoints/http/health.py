@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from application.diagnostics import Diagnostics
 
@@ -13,7 +14,7 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", summary="Every component's state (503 when one is not ready)", tags=["operations"])
-async def ready(diagnostics: Diagnostics) -> Response[dict[str, object]]:
+async def ready(diagnostics: NamedDependency[Diagnostics]) -> Response[dict[str, object]]:
     readiness = await diagnostics.readiness()
     body: dict[str, object] = {
         "status": "ready" if readiness.ready else "not_ready",
