@@ -188,17 +188,22 @@ def test_answer_cut_mid_stream_is_marked_and_refreshed(
     page: Page, widget_server_url: str, widget_stub: StubServer
 ) -> None:
     open_demo(page, widget_server_url)
+    reads = widget_stub.history_requests
     widget_stub.drop_mid_answer_next = True
     ask(page, QUESTION)
     answer = answers(page).first
     expect(answer).to_have_attribute("data-status", "interrupted")
     expect(answer.locator(".cw-note")).to_be_visible()
+    answer.evaluate("b => b.dataset.streamed = 'yes'")
     # After reconnecting, the conversation is re-read from the history route (which has the stored partial).
     expect(page.locator(WIDGET)).to_have_attribute("data-connection", "open", timeout=10_000)
-    expect(answer).to_have_attribute("data-message-id", re.compile(r"^m\d+$"))
+    expect(page.locator(".cw-msg[data-streamed]")).to_have_count(0)  # replaced by the server's version
+    assert widget_stub.history_requests == reads + 1
     stored = widget_stub.history[(page.evaluate("window.Centralita.sessionId"), 1)][-1]
-    assert stored["status"] == "interrupted"
+    assert stored["status"] == "interrupted" and stored["content"]
     expect(answers(page).locator(".cw-text")).to_have_text([stored["content"]])
+    expect(answer).to_have_attribute("data-status", "interrupted")
+    expect(answer).to_have_attribute("data-message-id", stored["id"])
     expect(page.get_by_role("button", name="Enviar mensaje")).to_be_enabled()
     ask(page, "otra vez, por favor")
     wait_answered(page, 2)
@@ -285,14 +290,68 @@ def test_keyboard_escape_and_shift_enter(page: Page, widget_server_url: str) -> 
     expect(page.get_by_role("button", name="Cerrar el chat").first).to_be_visible()
 
 
-def test_screenshots(page: Page, widget_server_url: str, screenshot_dir: Path) -> None:
+SHOT_SCRIPT = [
+    (
+        [
+            "Atendemos ",
+            "por teléfono ",
+            "de lunes a viernes, ",
+            "de 9:00 a 20:00. ",
+            "Las averías ",
+            "se atienden ",
+            "todos los días, ",
+            "a cualquier hora.",
+        ],
+        [
+            {
+                "document_id": "d1",
+                "title": "Horarios de atención",
+                "score": 0.91,
+                "snippet": "Teléfono 900 000 000, de lunes a viernes de 9:00 a 20:00.",
+                "source": "https://example.com/ayuda/horarios",
+            },
+            {
+                "document_id": "d2",
+                "title": "Guía de averías",
+                "score": 0.74,
+                "snippet": "Las averías se atienden 24 horas en el 900 000 111.",
+            },
+        ],
+    ),
+    (
+        [
+            "Sí. ",
+            "Puedes cambiarte ",
+            "desde tu área de cliente ",
+            "o pedírmelo aquí; ",
+            "el cambio ",
+            "se aplica en la siguiente factura ",
+            "y no tiene coste.",
+        ],
+        [
+            {
+                "document_id": "d3",
+                "title": "Tarifas 2026",
+                "score": 0.88,
+                "snippet": "Tarifa Noche: 0,098 €/kWh de 22:00 a 08:00 y fines de semana.",
+            }
+        ],
+    ),
+]
+
+
+def test_screenshots(
+    page: Page, widget_server_url: str, screenshot_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    if stub_in_use():
+        request.getfixturevalue("widget_stub").scripted.extend(SHOT_SCRIPT)
     open_demo(page, widget_server_url)
-    ask(page, QUESTION)
+    ask(page, "¿Cuál es vuestro horario?")
     wait_answered(page, 1)
-    ask(page, "¿Y si tengo una avería el domingo?")
+    ask(page, "¿Puedo cambiarme a la Tarifa Noche?")
     wait_answered(page, 2)
     page.locator(".cw-input").blur()
-    page.screenshot(path=str(screenshot_dir / "widget.png"))
+    page.screenshot(path=str(screenshot_dir / "widget.png"), animations="disabled")
 
     page.set_viewport_size({"width": 360, "height": 740})
     page.reload()
@@ -300,6 +359,7 @@ def test_screenshots(page: Page, widget_server_url: str, screenshot_dir: Path) -
     panel = page.get_by_role("dialog")
     box = panel.bounding_box()
     assert box is not None and box["width"] == 360, "the panel is full-width on a phone"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "no horizontal scrolling"
     page.locator(".cw-log").evaluate("l => l.scrollTop = l.scrollHeight")
-    page.screenshot(path=str(screenshot_dir / "widget-mobile.png"))
+    page.screenshot(path=str(screenshot_dir / "widget-mobile.png"), animations="disabled")
     assert_clean(page)
