@@ -1,0 +1,65 @@
+"""Starts the real `centralita serve` (uvicorn) as a child process on a free loopback port, for e2e tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+CENTRALITA = str(Path(sys.executable).parent / "centralita")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Iterator[str]:
+    """Yields the base URL once `/health` answers; stops the server (SIGTERM, then SIGKILL) at the end."""
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "LLM_", "MONGODB_"))}
+    full_env.update(env)
+    log = (cwd / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [CENTRALITA, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=full_env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}: {_tail(cwd / log.name)}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not answer within {timeout}s: {_tail(cwd / log.name)}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
