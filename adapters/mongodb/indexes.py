@@ -1,0 +1,43 @@
+"""The indexes every store query relies on; `ensure_indexes(db)` creates them (idempotent).
+
+Run it once at startup, before serving. The unique ones are part of correctness, not only speed:
+(session_id, agent_id) makes `open` race-safe and (conversation_id, seq) guards message order.
+Agents, visitors and messages are found by `_id`, which needs no extra index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from adapters.mongodb.documents import CONVERSATIONS, MESSAGES
+from adapters.mongodb.errors import store_operation
+
+INDEXES: dict[str, list[IndexModel]] = {
+    CONVERSATIONS: [
+        IndexModel([("session_id", ASCENDING), ("agent_id", ASCENDING)], unique=True, name="visitor_agent"),
+        # `find` sorts by (updated_at, _id) descending, with or without one filter:
+        IndexModel(
+            [("agent_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)], name="agent_recent"
+        ),
+        IndexModel(
+            [("session_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
+            name="visitor_recent",
+        ),
+        IndexModel([("updated_at", DESCENDING), ("_id", DESCENDING)], name="recent"),
+    ],
+    MESSAGES: [
+        IndexModel(
+            [("conversation_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="conversation_seq"
+        ),
+    ],
+}
+
+
+@store_operation("create its indexes")
+async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
+    """Create the indexes of the agents/visitors/conversations/messages collections if missing."""
+    for name, models in INDEXES.items():
+        await db[name].create_indexes(models)
