@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.widget_stub_server import ANSWER, StubServer
 
@@ -363,3 +363,28 @@ def test_screenshots(
     page.locator(".cw-log").evaluate("l => l.scrollTop = l.scrollHeight")
     page.screenshot(path=str(screenshot_dir / "widget-mobile.png"), animations="disabled")
     assert_clean(page)
+
+
+def test_too_long_message_is_refused_before_sending(
+    page: Page, widget_server_url: str, widget_stub: StubServer
+) -> None:
+    page.goto(f"{widget_server_url}/widget/test/short.html?agent-id=1&max-chars=20")
+    page.get_by_role("button", name="Abrir el chat").click()
+    expect(page.locator(WIDGET)).to_have_attribute("data-connection", "open")
+    ask(page, "x" * 21)
+    expect(page.locator(".cw-notice[data-code=message_too_long]")).to_contain_text("máximo 20 caracteres")
+    expect(page.get_by_role("textbox", name="Escribe tu mensaje")).to_have_value("x" * 21)
+    expect(page.locator(".cw-msg--user")).to_have_count(0)
+    assert widget_stub.received == []
+
+
+def test_reduced_motion_stops_animations(browser: Browser, widget_server_url: str) -> None:
+    ctx = browser.new_context(reduced_motion="reduce")
+    try:
+        page = ctx.new_page()
+        page.goto(widget_server_url + "/widget/")
+        page.get_by_role("button", name="Abrir el chat").click()
+        names = page.locator(".cw-panel").evaluate("p => getComputedStyle(p).animationName")
+        assert names == "none"
+    finally:
+        ctx.close()

@@ -1,92 +1,90 @@
 /*! Centralita chat widget (docs/widget.md). No dependencies, no eval, no innerHTML: server text goes into textContent. */
 (() => {
-  "use strict";
-  const script = document.currentScript ||
-    [...document.querySelectorAll("script[data-agent-id][src*='centralita']")].pop();
-  if (!script) return;
-  const ds = script.dataset;
-  const agentId = String(ds.agentId || "").trim();
-  if (!/^\d{1,18}$/.test(agentId)) { console.error("[centralita] data-agent-id must be an integer agent id"); return; }
+"use strict";
+const script = document.currentScript ||
+  [...document.querySelectorAll("script[data-agent-id][src*='centralita']")].pop();
+if (!script) return;
+const ds = script.dataset;
+const agentId = String(ds.agentId || "").trim();
+if (!/^\d{1,18}$/.test(agentId)) { console.error("[centralita] bad data-agent-id"); return; }
 
-  const server = (() => {
-    try {
-      const u = new URL(ds.server || script.src, location.href);
-      if (!/^https?:$/.test(u.protocol)) throw new Error("scheme");
-      return ds.server ? (u.origin + u.pathname).replace(/\/+$/, "") : u.origin;
-    } catch (e) { return location.origin; }
-  })();
-  const wsServer = server.replace(/^http/, "ws");
+const server = (() => {
+  try {
+    const u = new URL(ds.server || script.src, location.href);
+    if (!/^https?:$/.test(u.protocol)) throw 0;
+    return ds.server ? (u.origin + u.pathname).replace(/\/+$/, "") : u.origin;
+  } catch { return location.origin; }
+})();
+const wsServer = server.replace(/^http/, "ws");
 
-  const I18N = {
-    es: {
-      title: "Asistente virtual", open: "Abrir el chat", close: "Cerrar el chat", send: "Enviar mensaje",
-      input: "Escribe tu mensaje", log: "Conversación", you: "Tú:", bot: "Asistente:",
-      greeting: "¡Hola! ¿En qué puedo ayudarte?", sources: "Fuentes", typing: "El asistente está escribiendo…",
-      connecting: "Conectando…", reconnecting: "Conexión perdida. Reconectando…", online: "En línea",
-      untitled: "Documento", interrupted: "La respuesta se interrumpió porque se perdió la conexión.",
-      failed: "No se pudo completar esta respuesta.", secs: "{n} segundos", moment: "un momento",
-      e: {
-        rate_limited: "Has enviado muchos mensajes seguidos. Espera {s} y vuelve a intentarlo.",
-        message_too_long: "Tu mensaje es demasiado largo (máximo {n} caracteres). Acórtalo, por favor.",
-        llm_unavailable: "El asistente no está disponible ahora. Inténtalo en unos minutos.",
-        llm_stream_failed: "La respuesta se cortó por un fallo del servicio. Inténtalo de nuevo.",
-        agent_not_found: "Este chat no está disponible en este momento.",
-        store_unavailable: "No podemos atenderte ahora. Inténtalo en unos minutos.",
-        quota_exceeded: "El servicio alcanzó su límite de uso. Inténtalo más tarde.",
-        turn_in_progress: "Espera a que termine la respuesta anterior.",
-        lost: "Se perdió la conexión y tu mensaje no llegó. Envíalo de nuevo, por favor.",
-        generic: "Algo salió mal. Inténtalo de nuevo."
-      }
-    },
-    en: {
-      title: "Virtual assistant", open: "Open chat", close: "Close chat", send: "Send message",
-      input: "Type your message", log: "Conversation", you: "You:", bot: "Assistant:",
-      greeting: "Hi! How can I help you?", sources: "Sources", typing: "The assistant is typing…",
-      connecting: "Connecting…", reconnecting: "Connection lost. Reconnecting…", online: "Online",
-      untitled: "Document", interrupted: "This answer was interrupted because the connection was lost.",
-      failed: "This answer could not be completed.", secs: "{n} seconds", moment: "a moment",
-      e: {
-        rate_limited: "You have sent many messages in a row. Please wait {s} and try again.",
-        message_too_long: "Your message is too long (at most {n} characters). Please shorten it.",
-        llm_unavailable: "The assistant is unavailable right now. Please try again in a few minutes.",
-        llm_stream_failed: "The answer was cut off by a service problem. Please try again.",
-        agent_not_found: "This chat is not available right now.",
-        store_unavailable: "We cannot serve you right now. Please try again in a few minutes.",
-        quota_exceeded: "The service has reached its usage limit. Please try again later.",
-        turn_in_progress: "Please wait until the previous answer is finished.",
-        lost: "The connection was lost before your message arrived. Please send it again.",
-        generic: "Something went wrong. Please try again."
-      }
+const I18N = {
+  es: {
+    title: "Asistente virtual", open: "Abrir el chat", close: "Cerrar el chat", send: "Enviar mensaje",
+    input: "Escribe tu mensaje", log: "Conversación", you: "Tú:", bot: "Asistente:",
+    greeting: "¡Hola! ¿En qué puedo ayudarte?", sources: "Fuentes", typing: "El asistente está escribiendo…",
+    connecting: "Conectando…", reconnecting: "Conexión perdida. Reconectando…", online: "En línea",
+    untitled: "Documento", interrupted: "La respuesta se interrumpió porque se perdió la conexión.",
+    failed: "No se pudo completar esta respuesta.", secs: "{n} segundos", moment: "un momento",
+    e: {
+      rate_limited: "Has enviado muchos mensajes seguidos. Espera {s} y vuelve a intentarlo.",
+      message_too_long: "Tu mensaje es demasiado largo (máximo {n} caracteres). Acórtalo, por favor.",
+      llm_unavailable: "El asistente no está disponible ahora. Inténtalo en unos minutos.",
+      llm_stream_failed: "La respuesta se cortó por un fallo del servicio. Inténtalo de nuevo.",
+      agent_not_found: "Este chat no está disponible en este momento.",
+      store_unavailable: "No podemos atenderte ahora. Inténtalo en unos minutos.",
+      quota_exceeded: "El servicio alcanzó su límite de uso. Inténtalo más tarde.",
+      turn_in_progress: "Espera a que termine la respuesta anterior.",
+      lost: "Se perdió la conexión y tu mensaje no llegó. Envíalo de nuevo, por favor.",
+      generic: "Algo salió mal. Inténtalo de nuevo."
     }
-  };
-  let lang = String(ds.lang || "es").toLowerCase().slice(0, 2);
-  if (!I18N[lang]) lang = "es";
-  const T = I18N[lang];
-  let greeting = ds.greeting || null; // hook: data-greeting, else a server-provided one (loadHistory), else T.greeting
-  const maxChars = parseInt(ds.maxChars, 10) > 0 ? parseInt(ds.maxChars, 10) : 4000;
+  },
+  en: {
+    title: "Virtual assistant", open: "Open chat", close: "Close chat", send: "Send message",
+    input: "Type your message", log: "Conversation", you: "You:", bot: "Assistant:",
+    greeting: "Hi! How can I help you?", sources: "Sources", typing: "The assistant is typing…",
+    connecting: "Connecting…", reconnecting: "Connection lost. Reconnecting…", online: "Online",
+    untitled: "Document", interrupted: "This answer was interrupted because the connection was lost.",
+    failed: "This answer could not be completed.", secs: "{n} seconds", moment: "a moment",
+    e: {
+      rate_limited: "You have sent many messages in a row. Please wait {s} and try again.",
+      message_too_long: "Your message is too long (at most {n} characters). Please shorten it.",
+      llm_unavailable: "The assistant is unavailable right now. Please try again in a few minutes.",
+      llm_stream_failed: "The answer was cut off by a service problem. Please try again.",
+      agent_not_found: "This chat is not available right now.",
+      store_unavailable: "We cannot serve you right now. Please try again in a few minutes.",
+      quota_exceeded: "The service has reached its usage limit. Please try again later.",
+      turn_in_progress: "Please wait until the previous answer is finished.",
+      lost: "The connection was lost before your message arrived. Please send it again.",
+      generic: "Something went wrong. Please try again."
+    }
+  }
+};
+let lang = String(ds.lang || "es").toLowerCase().slice(0, 2);
+if (!I18N[lang]) lang = "es";
+const T = I18N[lang];
+let greeting = ds.greeting || null; // data-greeting, else the server's, else T.greeting
+const maxChars = parseInt(ds.maxChars, 10) > 0 ? parseInt(ds.maxChars, 10) : 4000;
 
-  // ---- session id: random, one per agent, kept in localStorage ----
-  const SKEY = "centralita:session:" + agentId, OKEY = "centralita:open:" + agentId;
-  const store = (kind, k, v) => {
-    try {
-      const s = window[kind];
-      if (v === undefined) return s.getItem(k);
-      if (v === null) s.removeItem(k); else s.setItem(k, v);
-    } catch (e) { /* storage blocked: keep going in memory */ }
-    return null;
-  };
-  const newSessionId = () => {
-    const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    const id = "w" + Array.from(bytes, (b) => abc[b & 63]).join("");
-    store("localStorage", SKEY, id);
-    return id;
-  };
-  let sid = store("localStorage", SKEY);
-  if (!sid || !/^[A-Za-z0-9._:-]{1,128}$/.test(sid)) sid = newSessionId();
+// ---- session id: random, per agent, in localStorage ----
+const SKEY = "centralita:session:" + agentId, OKEY = "centralita:open:" + agentId;
+const store = (kind, k, v) => {
+  try {
+    const s = window[kind];
+    if (v === undefined) return s.getItem(k);
+    if (v === null) s.removeItem(k); else s.setItem(k, v);
+  } catch { /* storage blocked: memory only */ }
+  return null;
+};
+const newSessionId = () => {
+  const id = "w" + Array.from(crypto.getRandomValues(new Uint8Array(20)), (b) => (b + 256).toString(16).slice(1)).join("");
+  store("localStorage", SKEY, id);
+  return id;
+};
+let sid = store("localStorage", SKEY);
+if (!sid || !/^[A-Za-z0-9._:-]{1,128}$/.test(sid)) sid = newSessionId();
 
-  // ---- styles (a constructable stylesheet: not blocked by a strict style-src) ----
-  const CSS = `:host{all:initial}
+// ---- styles: a constructable stylesheet passes a strict style-src ----
+const CSS = `:host{all:initial}
 *,*::before,*::after{box-sizing:border-box}
 [hidden]{display:none!important}
 .cw{--c:var(--centralita-color,#0b5cad);--on:var(--centralita-on-color,#fff);--fg:var(--centralita-text-color,#1f2733);
@@ -96,8 +94,7 @@ button{font:inherit;cursor:pointer;border:0;display:grid;place-items:center;flex
 svg{fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round}
 :focus-visible{outline:3px solid var(--c);outline-offset:2px}
 .cw-bubble{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:60px;height:60px;border-radius:50%;
-background:var(--c);color:var(--on);box-shadow:0 6px 20px rgba(0,0,0,.25);transition:transform .15s}
-.cw-bubble:hover{transform:scale(1.06)}
+background:var(--c);color:var(--on);box-shadow:0 6px 20px rgba(0,0,0,.25)}
 .cw-bubble:focus-visible{outline-offset:4px}
 .cw-bubble svg{width:28px;height:28px}
 .cw-panel{position:fixed;right:20px;bottom:92px;z-index:2147483001;width:380px;max-width:calc(100vw - 40px);height:600px;
@@ -144,374 +141,373 @@ font:inherit;line-height:1.4;color:inherit;background:#fff}
 .cw-input{font-size:16px}.cw-bubble{right:14px;bottom:14px}.cw-msg{max-width:92%}}
 @media (prefers-reduced-motion:reduce){*,*::before,*::after{animation:none!important;transition:none!important}}`;
 
-  // ---- DOM helpers ----
-  const el = (tag, cls, attrs, text) => {
-    const n = document.createElement(tag);
-    if (cls) n.className = cls;
-    for (const k in attrs || {}) n.setAttribute(k, attrs[k]);
-    if (text != null) n.textContent = text;
-    return n;
-  };
-  const icon = (...paths) => {
-    const NS = "http://www.w3.org/2000/svg", svg = document.createElementNS(NS, "svg");
-    for (const [k, v] of [["viewBox", "0 0 24 24"], ["aria-hidden", "true"], ["focusable", "false"]]) svg.setAttribute(k, v);
-    for (const d of paths) svg.appendChild(document.createElementNS(NS, "path")).setAttribute("d", d);
-    return svg;
-  };
-  const str = (v) => (typeof v === "string" ? v : v == null ? "" : String(v));
-  const qsa = (sel) => [...log.querySelectorAll(sel)];
+// ---- DOM helpers ----
+const el = (tag, cls, attrs, text) => {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  for (const k in attrs || {}) n.setAttribute(k, attrs[k]);
+  if (text != null) n.textContent = text;
+  return n;
+};
+const icon = (...paths) => {
+  const NS = "http://www.w3.org/2000/svg", svg = document.createElementNS(NS, "svg");
+  for (const [k, v] of [["viewBox", "0 0 24 24"], ["aria-hidden", "true"], ["focusable", "false"]]) svg.setAttribute(k, v);
+  for (const d of paths) svg.appendChild(document.createElementNS(NS, "path")).setAttribute("d", d);
+  return svg;
+};
+const str = (v) => (typeof v === "string" ? v : v == null ? "" : String(v));
 
-  // ---- build ----
-  const host = el("div", null, { id: document.getElementById("centralita-widget") ? "centralita-widget-" + agentId
-    : "centralita-widget", "data-agent-id": agentId, "data-connection": "idle" });
-  try { if (ds.color && window.CSS.supports("color", ds.color)) host.style.setProperty("--centralita-color", ds.color); } catch (e) { /* */ }
-  const root = host.attachShadow({ mode: "open" });
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS);
-    root.adoptedStyleSheets = [sheet];
-  } catch (e) { // older browsers: a <style> element (needs the page's nonce or 'unsafe-inline' under CSP)
-    const st = el("style", null, null, CSS);
-    if (script.nonce) st.nonce = script.nonce;
-    root.appendChild(st);
+// ---- build ----
+const host = el("div", null, { id: document.getElementById("centralita-widget") ? "centralita-widget-" + agentId
+  : "centralita-widget", "data-agent-id": agentId, "data-connection": "idle" });
+if (ds.color && window.CSS?.supports("color", ds.color)) host.style.setProperty("--centralita-color", ds.color);
+const root = host.attachShadow({ mode: "open" });
+try {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(CSS);
+  root.adoptedStyleSheets = [sheet];
+} catch { // old browsers: <style> with the script's nonce
+  const st = el("style", null, null, CSS);
+  if (script.nonce) st.nonce = script.nonce;
+  root.appendChild(st);
+}
+const bubble = el("button", "cw-bubble", { type: "button", "aria-label": T.open, "aria-expanded": "false",
+  "aria-controls": "cw-panel", "aria-haspopup": "dialog" });
+bubble.appendChild(icon("M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z", "M8.5 12h.01M12 12h.01M15.5 12h.01"));
+const panel = el("div", "cw-panel", { id: "cw-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "cw-title" });
+panel.hidden = true;
+const head = panel.appendChild(el("div", "cw-head"));
+const hd = head.appendChild(el("div", "cw-hd"));
+hd.appendChild(el("h2", "cw-title", { id: "cw-title" }, ds.title || T.title));
+const statusEl = hd.appendChild(el("p", "cw-status", { role: "status" }));
+const closeBtn = head.appendChild(el("button", "cw-x", { type: "button", "aria-label": T.close }));
+closeBtn.appendChild(icon("M6 6l12 12M18 6L6 18"));
+const log = panel.appendChild(el("div", "cw-log", { role: "log", "aria-live": "polite", "aria-label": T.log, tabindex: "0" }));
+const form = panel.appendChild(el("form", "cw-form", { novalidate: "" }));
+const input = form.appendChild(el("textarea", "cw-input", { rows: "1", "aria-label": T.input, placeholder: T.input + "…",
+  enterkeyhint: "send", autocomplete: "off" }));
+const sendBtn = form.appendChild(el("button", "cw-send", { type: "submit", "aria-label": T.send }));
+sendBtn.appendChild(icon("M5 12h14", "M13 6l6 6-6 6"));
+const wrap = root.appendChild(el("div", "cw", { lang }));
+wrap.append(bubble, panel);
+
+// ---- state ----
+let isOpen = false, historyLoaded = false, historyBusy = null, needRefresh = false;
+let ws = null, attempts = 0, openedAt = 0, reconnectTimer = 0, fatal = false;
+let turn = null; // phase: pending (not sent) | sent (no start yet) | streaming
+let coolUntil = 0, coolTimer = 0, flushHandle = 0;
+
+const setConn = (state) => {
+  host.setAttribute("data-connection", state);
+  statusEl.textContent = { connecting: T.connecting, reconnecting: T.reconnecting, open: T.online }[state] || "";
+};
+const updateSend = () => {
+  sendBtn.disabled = !!turn || fatal || Date.now() < coolUntil;
+  host.setAttribute("data-busy", String(!!turn));
+  if (turn) log.setAttribute("aria-busy", "true"); else log.removeAttribute("aria-busy");
+};
+const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+const toBottom = () => { log.scrollTop = log.scrollHeight; };
+const append = (node, force) => { const stick = force || nearBottom(); log.appendChild(node); if (stick) toBottom(); };
+
+const addMessage = (role, text, opts = {}) => {
+  const m = el("div", "cw-msg cw-msg--" + role);
+  setId(m, opts.id);
+  m.append(el("span", "cw-sr", null, (role === "user" ? T.you : T.bot) + " "), el("div", "cw-text", null, text || ""));
+  if (opts.status) setStatus(m, opts.status);
+  if (opts.sources) renderSources(m, opts.sources);
+  append(m, role === "user");
+  return m;
+};
+const setId = (m, id) => id != null && m.setAttribute("data-message-id", str(id));
+const setStatus = (m, status) => {
+  m.setAttribute("data-status", status);
+  m.querySelector(".cw-note")?.remove();
+  const note = { interrupted: T.interrupted, failed: T.failed }[status];
+  if (note) m.insertBefore(el("p", "cw-note", null, note), m.querySelector(".cw-sources"));
+};
+const safeUrl = (v) => { // absolute http(s) only
+  try { const u = new URL(str(v).trim()); return /^https?:$/.test(u.protocol) ? u.href : ""; } catch { return ""; }
+};
+const renderSources = (m, sources) => {
+  m.querySelector(".cw-sources")?.remove();
+  if (!Array.isArray(sources)) return;
+  const seen = new Set(), items = [];
+  for (const s of sources) {
+    if (!s || typeof s !== "object") continue;
+    const key = s.document_id != null ? "d" + s.document_id : "t" + str(s.title);
+    if (!seen.has(key)) { seen.add(key); items.push(s); }
   }
-  const bubble = el("button", "cw-bubble", { type: "button", "aria-label": T.open, "aria-expanded": "false",
-    "aria-controls": "cw-panel", "aria-haspopup": "dialog" });
-  bubble.appendChild(icon("M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z", "M8.5 12h.01M12 12h.01M15.5 12h.01"));
-  const panel = el("div", "cw-panel", { id: "cw-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "cw-title" });
-  panel.hidden = true;
-  const head = panel.appendChild(el("div", "cw-head"));
-  const hd = head.appendChild(el("div", "cw-hd"));
-  hd.appendChild(el("h2", "cw-title", { id: "cw-title" }, ds.title || T.title));
-  const statusEl = hd.appendChild(el("p", "cw-status", { role: "status" }));
-  const closeBtn = head.appendChild(el("button", "cw-x", { type: "button", "aria-label": T.close }));
-  closeBtn.appendChild(icon("M6 6l12 12M18 6L6 18"));
-  const log = panel.appendChild(el("div", "cw-log", { role: "log", "aria-live": "polite", "aria-label": T.log, tabindex: "0" }));
-  const form = panel.appendChild(el("form", "cw-form", { novalidate: "" }));
-  const input = form.appendChild(el("textarea", "cw-input", { rows: "1", "aria-label": T.input, placeholder: T.input + "…",
-    enterkeyhint: "send", autocomplete: "off" }));
-  const sendBtn = form.appendChild(el("button", "cw-send", { type: "submit", "aria-label": T.send }));
-  sendBtn.appendChild(icon("M5 12h14", "M13 6l6 6-6 6"));
-  const wrap = root.appendChild(el("div", "cw", { lang }));
-  wrap.append(bubble, panel);
+  if (!items.length) return;
+  const box = m.appendChild(el("div", "cw-sources"));
+  box.appendChild(el("p", "cw-src-h", null, T.sources));
+  const ol = box.appendChild(el("ol"));
+  for (const s of items.slice(0, 6)) {
+    const li = ol.appendChild(el("li")), name = str(s.title).trim() || T.untitled, href = safeUrl(s.source || s.url);
+    li.appendChild(href ? el("a", "cw-src-t", { href, target: "_blank", rel: "noopener noreferrer nofollow" }, name)
+      : el("span", "cw-src-t", null, name));
+    const snip = str(s.snippet).replace(/\s+/g, " ").trim();
+    if (snip) li.appendChild(el("span", "cw-src-s", null, snip.length > 200 ? snip.slice(0, 199) + "…" : snip));
+  }
+};
+const notice = (text, code = "generic") => {
+  for (const n of log.querySelectorAll(".cw-notice")) if (n.dataset.code === code) n.remove(); // no duplicates
+  append(el("p", "cw-notice", { "data-code": code }, text), true);
+};
+const errorText = (code, retryAfter) => {
+  if (code === "rate_limited") {
+    const n = Math.ceil(Number(retryAfter));
+    return T.e.rate_limited.replace("{s}", n > 0 && n < 1e6 ? T.secs.replace("{n}", n) : T.moment);
+  }
+  if (code === "message_too_long") return T.e.message_too_long.replace("{n}", maxChars);
+  return Object.hasOwn(T.e, code) ? T.e[code] : T.e.generic;
+};
+const showGreeting = () => {
+  const g = addMessage("assistant", greeting || T.greeting);
+  g.classList.add("cw-greeting");
+  log.prepend(g);
+};
 
-  // ---- state ----
-  let isOpen = false, historyLoaded = false, historyBusy = null, needRefresh = false;
-  let ws = null, attempts = 0, openedAt = 0, reconnectTimer = 0, fatal = false, sidRetry = false;
-  let turn = null; // phase: pending (not sent) | sent (no start yet) | streaming
-  let coolUntil = 0, coolTimer = 0, flushHandle = 0;
-
-  const setConn = (state) => {
-    host.setAttribute("data-connection", state);
-    statusEl.textContent = { connecting: T.connecting, reconnecting: T.reconnecting, open: T.online }[state] || "";
-  };
-  const updateSend = () => {
-    sendBtn.disabled = !!turn || fatal || Date.now() < coolUntil;
-    host.setAttribute("data-busy", String(!!turn));
-    if (turn) log.setAttribute("aria-busy", "true"); else log.removeAttribute("aria-busy");
-  };
-  const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-  const toBottom = () => { log.scrollTop = log.scrollHeight; };
-  const append = (node, force) => { const stick = force || nearBottom(); log.appendChild(node); if (stick) toBottom(); };
-
-  const addMessage = (role, text, opts = {}) => {
-    const m = el("div", "cw-msg cw-msg--" + role, { "data-role": role });
-    if (opts.id != null) m.setAttribute("data-message-id", str(opts.id));
-    m.append(el("span", "cw-sr", null, (role === "user" ? T.you : T.bot) + " "), el("div", "cw-text", null, text || ""));
-    if (opts.status) setStatus(m, opts.status);
-    if (opts.sources) renderSources(m, opts.sources);
-    append(m, role === "user");
-    return m;
-  };
-  const setStatus = (m, status) => {
-    m.setAttribute("data-status", status);
-    m.querySelector(".cw-note")?.remove();
-    const note = { interrupted: T.interrupted, failed: T.failed }[status];
-    if (note) m.insertBefore(el("p", "cw-note", null, note), m.querySelector(".cw-sources"));
-  };
-  const safeUrl = (v) => {
-    v = str(v).trim();
-    try { return /^https?:\/\//i.test(v) && /^https?:$/.test(new URL(v).protocol) ? new URL(v).href : ""; } catch (e) { return ""; }
-  };
-  const renderSources = (m, sources) => {
-    m.querySelector(".cw-sources")?.remove();
-    if (!Array.isArray(sources)) return;
-    const seen = new Set(), items = [];
-    for (const s of sources) {
-      if (!s || typeof s !== "object") continue;
-      const key = s.document_id != null ? "d" + s.document_id : "t" + str(s.title);
-      if (!seen.has(key)) { seen.add(key); items.push(s); }
-    }
-    if (!items.length) return;
-    const box = m.appendChild(el("div", "cw-sources"));
-    box.appendChild(el("p", "cw-src-h", null, T.sources));
-    const ol = box.appendChild(el("ol"));
-    for (const s of items.slice(0, 6)) {
-      const li = ol.appendChild(el("li")), name = str(s.title).trim() || T.untitled, href = safeUrl(s.source || s.url);
-      li.appendChild(href ? el("a", "cw-src-t", { href, target: "_blank", rel: "noopener noreferrer nofollow" }, name)
-        : el("span", "cw-src-t", null, name));
-      const snip = str(s.snippet).replace(/\s+/g, " ").trim();
-      if (snip) li.appendChild(el("span", "cw-src-s", null, snip.length > 200 ? snip.slice(0, 199) + "…" : snip));
-    }
-  };
-  const notice = (text, code) => append(el("p", "cw-notice", { "data-code": code || "generic" }, text), true);
-  const errorText = (code, retryAfter) => {
-    if (code === "rate_limited") {
-      const n = Math.ceil(Number(retryAfter));
-      return T.e.rate_limited.replace("{s}", n > 0 && n < 1e6 ? T.secs.replace("{n}", n) : T.moment);
-    }
-    if (code === "message_too_long") return T.e.message_too_long.replace("{n}", maxChars);
-    return Object.hasOwn(T.e, code) ? T.e[code] : T.e.generic;
-  };
-  const showGreeting = () => {
-    const g = addMessage("assistant", greeting || T.greeting);
-    g.classList.add("cw-greeting");
-    log.prepend(g);
-  };
-
-  // ---- history: GET {server}/api/v1/chat/history/{session_id}/{agent_id} ----
-  const loadHistory = () => {
-    if (historyBusy) return historyBusy;
-    const url = `${server}/api/v1/chat/history/${encodeURIComponent(sid)}/${agentId}?limit=100`;
-    historyBusy = fetch(url, { headers: { Accept: "application/json" }, credentials: "omit", cache: "no-store" })
-      .then(async (r) => {
-        const body = await r.json().catch(() => null);
-        if (r.ok) return body;
-        if (body && body.code === "agent_not_found") throw new Error("agent_not_found");
-        if (r.status === 404) return [];
-        throw new Error("http " + r.status);
-      })
-      .then((data) => {
-        const list = Array.isArray(data) ? data : data && data.messages;
-        const g = data && !ds.greeting && (data.greeting || (data.agent && data.agent.greeting)); // optional public greeting
-        if (typeof g === "string" && g.trim()) greeting = g;
-        if (turn) return; // never wipe a turn in flight; reconciled on the next refresh
-        historyLoaded = true;
-        renderHistory(Array.isArray(list) ? list : []);
-      })
-      .catch((err) => {
-        if (err && err.message === "agent_not_found") {
-          fatal = true;
-          updateSend();
-          if (!log.querySelector(".cw-notice")) notice(T.e.agent_not_found, "agent_not_found");
-        } else if (!log.querySelector(".cw-msg")) showGreeting();
-      })
-      .finally(() => { historyBusy = null; });
-    return historyBusy;
-  };
-  const renderHistory = (list) => {
-    for (const n of [...log.children]) if (!n.classList.contains("cw-notice")) n.remove();
-    let shown = 0;
-    for (const m of list) {
-      if (!m || (m.role !== "user" && m.role !== "assistant")) continue;
-      const status = m.role === "assistant" ? str(m.status || "complete") : null;
-      addMessage(m.role, str(m.content), { id: m.id, status, sources: m.role === "assistant" ? m.sources : null });
-      shown++;
-    }
-    if (!shown) showGreeting();
-    toBottom();
-  };
-
-  // ---- WebSocket: {ws|wss}://server/api/v1/chat/stream/{session_id}/{agent_id} ----
-  const connect = () => {
-    if (fatal || (ws && ws.readyState <= 1)) return;
-    clearTimeout(reconnectTimer);
-    reconnectTimer = 0;
-    setConn(attempts ? "reconnecting" : "connecting");
-    let sock;
-    try { sock = new WebSocket(`${wsServer}/api/v1/chat/stream/${encodeURIComponent(sid)}/${agentId}`); }
-    catch (e) { scheduleReconnect(); return; }
-    ws = sock;
-    sock.onopen = () => {
-      if (ws !== sock) return;
-      openedAt = Date.now();
-      setConn("open");
-      if (needRefresh && !turn) { needRefresh = false; loadHistory(); }
-      if (turn && turn.phase === "pending") transmit();
-    };
-    sock.onmessage = (ev) => {
-      if (ws !== sock) return;
-      attempts = 0;
-      let f = null;
-      try { f = JSON.parse(ev.data); } catch (e) { return; }
-      if (f && typeof f === "object") onFrame(f);
-    };
-    sock.onclose = (ev) => { if (ws === sock) { ws = null; onDrop(ev); } };
-  };
-  const scheduleReconnect = () => {
-    if (reconnectTimer || fatal) return;
-    const d = Math.min(30000, 500 * 2 ** attempts);
-    attempts++;
-    setConn("reconnecting");
-    reconnectTimer = setTimeout(() => { reconnectTimer = 0; connect(); }, d / 2 + (Math.random() * d) / 2); // backoff + jitter
-  };
-  const onDrop = (ev) => {
-    if (openedAt && Date.now() - openedAt > 10000) attempts = 0;
-    openedAt = 0;
-    if (ev.code === 1008 && !sidRetry) { // policy close (unknown agent…): retrying would not help
-      fatal = true;
-      if (turn) failTurn(null);
-      setConn("closed");
-      updateSend();
-      return;
-    }
-    sidRetry = false;
-    if (turn) {
-      if (turn.phase === "sent") {
-        if (!turn.resent) { turn.resent = true; turn.phase = "pending"; } // dropped before start: resend once
-        else failTurn("lost");
-      } else if (turn.phase === "streaming") {
-        flush();
-        setStatus(turn.bubble, "interrupted");
-        finishBubble(turn);
-        turn = null;
-        needRefresh = true; // the server stored what was produced: re-read it after reconnecting
+// ---- history: GET /api/v1/chat/history/{sid}/{agent} ----
+const loadHistory = () => {
+  if (historyBusy) return historyBusy;
+  const url = `${server}/api/v1/chat/history/${encodeURIComponent(sid)}/${agentId}?limit=100`;
+  historyBusy = fetch(url, { headers: { Accept: "application/json" }, credentials: "omit", cache: "no-store" })
+    .then(async (r) => {
+      const body = await r.json().catch(() => null);
+      if (r.ok) return body;
+      if (body && body.code === "agent_not_found") throw new Error("agent_not_found");
+      if (r.status === 404) return [];
+      throw new Error("http " + r.status);
+    })
+    .then((data) => {
+      const list = Array.isArray(data) ? data : data && data.messages;
+      if (!ds.greeting && typeof data?.greeting === "string" && data.greeting.trim()) greeting = data.greeting;
+      if (turn) return; // never wipe a turn in flight
+      historyLoaded = true;
+      renderHistory(Array.isArray(list) ? list : []);
+    })
+    .catch((err) => {
+      if (err && err.message === "agent_not_found") {
+        fatal = true;
         updateSend();
-      } else if (attempts >= 5) failTurn("lost");
-    }
-    if (isOpen || turn || needRefresh) scheduleReconnect(); else setConn("idle");
-  };
-  const transmit = () => {
-    if (!ws || ws.readyState !== 1 || !turn) return;
-    try { ws.send(JSON.stringify({ message: turn.text, origin: "web" })); turn.phase = "sent"; } catch (e) { /* stays pending */ }
-  };
+        notice(T.e.agent_not_found, "agent_not_found");
+      } else if (!log.querySelector(".cw-msg")) showGreeting();
+    })
+    .finally(() => { historyBusy = null; });
+  return historyBusy;
+};
+const renderHistory = (list) => {
+  for (const n of [...log.children]) if (!n.classList.contains("cw-notice")) n.remove();
+  let shown = 0;
+  for (const m of list) {
+    if (!m || (m.role !== "user" && m.role !== "assistant")) continue;
+    const status = m.role === "assistant" ? str(m.status || "complete") : null;
+    addMessage(m.role, str(m.content), { id: m.id, status, sources: m.role === "assistant" ? m.sources : null });
+    shown++;
+  }
+  if (!shown) showGreeting();
+  toBottom();
+};
 
-  const onFrame = (f) => {
-    if (f.type === "error") { onError(f); return; }
-    if (!turn) return;
-    if (f.type === "start") {
-      turn.phase = "streaming";
-      if (f.message_id != null) turn.bubble.setAttribute("data-message-id", str(f.message_id));
-    } else if (f.type === "sources") {
-      turn.sources = Array.isArray(f.sources) ? f.sources : [];
-    } else if (f.type === "token" && typeof f.content === "string") {
-      turn.phase = "streaming";
-      turn.buf += f.content;
-      if (!flushHandle) flushHandle = requestAnimationFrame(flush); // batch DOM updates: one per frame
-    } else if (f.type === "end") {
-      cancelFlush();
-      const stick = nearBottom();
-      turn.textEl.textContent = typeof f.answer === "string" ? f.answer : turn.buf; // end.answer is authoritative
-      if (f.message_id != null) turn.bubble.setAttribute("data-message-id", str(f.message_id));
-      turn.bubble.setAttribute("data-status", "complete");
-      renderSources(turn.bubble, turn.sources);
+// ---- WebSocket: {ws|wss}://server/api/v1/chat/stream/{sid}/{agent} ----
+const connect = () => {
+  if (fatal || (ws && ws.readyState <= 1)) return;
+  clearTimeout(reconnectTimer);
+  reconnectTimer = 0;
+  setConn(attempts ? "reconnecting" : "connecting");
+  let sock;
+  try { sock = new WebSocket(`${wsServer}/api/v1/chat/stream/${encodeURIComponent(sid)}/${agentId}`); }
+  catch { scheduleReconnect(); return; }
+  ws = sock;
+  sock.onopen = () => {
+    if (ws !== sock) return;
+    openedAt = Date.now();
+    setConn("open");
+    if (needRefresh && !turn) { needRefresh = false; loadHistory(); }
+    if (turn && turn.phase === "pending") transmit();
+  };
+  sock.onmessage = (ev) => {
+    if (ws !== sock) return;
+    attempts = 0;
+    let f = null;
+    try { f = JSON.parse(ev.data); } catch { return; }
+    if (f && typeof f === "object") onFrame(f);
+  };
+  sock.onclose = (ev) => { if (ws === sock) { ws = null; onDrop(ev); } };
+};
+const scheduleReconnect = () => {
+  if (reconnectTimer || fatal) return;
+  const d = Math.min(30000, 500 * 2 ** attempts);
+  attempts++;
+  setConn("reconnecting");
+  reconnectTimer = setTimeout(() => { reconnectTimer = 0; connect(); }, d / 2 + (Math.random() * d) / 2); // backoff + jitter
+};
+const onDrop = (ev) => {
+  if (openedAt && Date.now() - openedAt > 10000) attempts = 0;
+  openedAt = 0;
+  if (ev.code === 1008) { // policy close (unknown agent): do not retry
+    fatal = true;
+    if (turn) failTurn(null);
+    setConn("closed");
+    updateSend();
+    return;
+  }
+  if (turn) {
+    if (turn.phase === "sent") {
+      if (!turn.resent) { turn.resent = true; turn.phase = "pending"; } // dropped before start: resend once
+      else failTurn("lost");
+    } else if (turn.phase === "streaming") {
+      flush();
+      setStatus(turn.bubble, "interrupted");
       finishBubble(turn);
-      if (stick) toBottom();
       turn = null;
+      needRefresh = true; // the server kept the partial answer: re-read history on reconnect
       updateSend();
-    }
-  };
-  const cancelFlush = () => { if (flushHandle) { cancelAnimationFrame(flushHandle); flushHandle = 0; } };
-  const flush = () => {
-    flushHandle = 0;
-    if (!turn || turn.buf.length === turn.shown) return;
-    const stick = nearBottom();
-    turn.bubble.querySelector(".cw-typing")?.remove();
-    if (!turn.node) turn.node = turn.textEl.appendChild(document.createTextNode(""));
-    turn.node.appendData(turn.buf.slice(turn.shown)); // append only the new text: cheap, keeps selections
-    turn.shown = turn.buf.length;
-    if (stick) toBottom();
-  };
-  const finishBubble = (t) => { t.bubble.querySelector(".cw-typing")?.remove(); t.bubble.removeAttribute("aria-busy"); };
-  const onError = (f) => {
-    const code = str(f.code) || "generic";
-    if (code === "invalid_session_id") { sid = newSessionId(); sidRetry = true; }
-    if (turn) failTurn(code, f.retry_after);
-    else if (code !== "invalid_session_id") notice(errorText(code, f.retry_after), code);
-    if (code === "agent_not_found") { fatal = true; updateSend(); }
-  };
-  const failTurn = (code, retryAfter) => {
-    const t = turn;
-    turn = null;
+    } else if (attempts >= 5) failTurn("lost");
+  }
+  if (isOpen || turn || needRefresh) scheduleReconnect(); else setConn("idle");
+};
+const transmit = () => {
+  if (!ws || ws.readyState !== 1 || !turn) return;
+  try { ws.send(JSON.stringify({ message: turn.text, origin: "web" })); turn.phase = "sent"; } catch { /* stays pending */ }
+};
+
+const onFrame = (f) => {
+  if (f.type === "error") { onError(f); return; }
+  if (!turn) return;
+  if (f.type === "start") {
+    turn.phase = "streaming";
+    setId(turn.bubble, f.message_id);
+  } else if (f.type === "sources") {
+    turn.sources = Array.isArray(f.sources) ? f.sources : [];
+  } else if (f.type === "token" && typeof f.content === "string") {
+    turn.phase = "streaming";
+    turn.buf += f.content;
+    if (!flushHandle) flushHandle = requestAnimationFrame(flush); // batch DOM updates: one per frame
+  } else if (f.type === "end") {
     cancelFlush();
-    if (t.buf) { t.textEl.textContent = t.buf; setStatus(t.bubble, "failed"); finishBubble(t); }
-    else t.bubble.remove();
-    if (!t.buf && !input.value) input.value = t.text; // give the visitor their words back to retry
-    if (code) notice(code === "lost" ? T.e.lost : errorText(code, retryAfter), code);
-    if (code === "rate_limited") {
-      const ms = Math.min(Number(retryAfter) > 0 ? Number(retryAfter) : 5, 300) * 1000;
-      coolUntil = Date.now() + ms;
-      clearTimeout(coolTimer);
-      coolTimer = setTimeout(() => { coolUntil = 0; updateSend(); }, ms + 50);
-    }
+    const stick = nearBottom();
+    turn.textEl.textContent = typeof f.answer === "string" ? f.answer : turn.buf; // end.answer is authoritative
+    setId(turn.bubble, f.message_id);
+    turn.bubble.setAttribute("data-status", "complete");
+    renderSources(turn.bubble, turn.sources);
+    finishBubble(turn);
+    if (stick) toBottom();
+    turn = null;
     updateSend();
-  };
+  }
+};
+const cancelFlush = () => { if (flushHandle) { cancelAnimationFrame(flushHandle); flushHandle = 0; } };
+const flush = () => {
+  flushHandle = 0;
+  if (!turn || turn.buf.length === turn.shown) return;
+  const stick = nearBottom();
+  turn.bubble.querySelector(".cw-typing")?.remove();
+  if (!turn.node) turn.node = turn.textEl.appendChild(document.createTextNode(""));
+  turn.node.appendData(turn.buf.slice(turn.shown)); // only the new text; keeps selections
+  turn.shown = turn.buf.length;
+  if (stick) toBottom();
+};
+const finishBubble = (t) => { t.bubble.querySelector(".cw-typing")?.remove(); t.bubble.removeAttribute("aria-busy"); };
+const onError = (f) => {
+  const code = str(f.code) || "generic";
+  if (turn) failTurn(code, f.retry_after);
+  else notice(errorText(code, f.retry_after), code);
+  if (code === "agent_not_found") { fatal = true; updateSend(); }
+};
+const failTurn = (code, retryAfter) => {
+  const t = turn;
+  turn = null;
+  cancelFlush();
+  if (t.buf) { t.textEl.textContent = t.buf; setStatus(t.bubble, "failed"); finishBubble(t); }
+  else t.bubble.remove();
+  if (!t.buf && !input.value) input.value = t.text; // back to the input, to retry
+  if (code) notice(code === "lost" ? T.e.lost : errorText(code, retryAfter), code);
+  if (code === "rate_limited") {
+    const ms = Math.min(Number(retryAfter) > 0 ? Number(retryAfter) : 5, 300) * 1000;
+    coolUntil = Date.now() + ms;
+    clearTimeout(coolTimer);
+    coolTimer = setTimeout(() => { coolUntil = 0; updateSend(); }, ms + 50);
+  }
+  updateSend();
+};
 
-  // ---- sending ----
-  const send = (text) => {
-    text = str(text).trim();
-    if (!text || turn || fatal || Date.now() < coolUntil) return false;
-    qsa(".cw-notice").forEach((n) => n.remove());
-    if (text.length > maxChars) { notice(errorText("message_too_long"), "message_too_long"); return false; }
-    addMessage("user", text);
-    const b = addMessage("assistant", "", {});
-    b.setAttribute("aria-busy", "true");
-    const ty = el("span", "cw-typing", { role: "img", "aria-label": T.typing });
-    ty.append(el("span"), el("span"), el("span"));
-    b.insertBefore(ty, b.lastChild);
-    turn = { text, phase: "pending", resent: false, bubble: b, textEl: b.querySelector(".cw-text"), node: null,
-      buf: "", shown: 0, sources: null };
-    updateSend();
-    if (ws && ws.readyState === 1) transmit(); else { attempts = 0; connect(); }
-    return true;
-  };
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    if (!sendBtn.disabled && send(input.value)) { input.value = ""; autosize(); }
-  });
-  input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault();
-      if (form.requestSubmit) form.requestSubmit(); else form.dispatchEvent(new Event("submit", { cancelable: true }));
-    }
-  });
-  const autosize = () => {
-    input.style.height = "auto";
-    input.style.height = Math.min(Math.max(input.scrollHeight + 2, 44), 120) + "px";
-  };
-  input.addEventListener("input", autosize);
+// ---- sending ----
+const send = (text) => {
+  text = str(text).trim();
+  if (!text || turn || fatal || Date.now() < coolUntil) return false;
+  log.querySelectorAll(".cw-notice").forEach((n) => n.remove());
+  if (text.length > maxChars) { notice(errorText("message_too_long"), "message_too_long"); return false; }
+  addMessage("user", text);
+  const b = addMessage("assistant", "", {});
+  b.setAttribute("aria-busy", "true");
+  const ty = el("span", "cw-typing", { role: "img", "aria-label": T.typing });
+  ty.append(el("span"), el("span"), el("span"));
+  b.insertBefore(ty, b.lastChild);
+  turn = { text, phase: "pending", resent: false, bubble: b, textEl: b.querySelector(".cw-text"), node: null,
+    buf: "", shown: 0, sources: null };
+  updateSend();
+  if (ws && ws.readyState === 1) transmit(); else { attempts = 0; connect(); }
+  return true;
+};
+const submit = (e) => {
+  e.preventDefault();
+  if (!sendBtn.disabled && send(input.value)) { input.value = ""; autosize(); }
+};
+form.addEventListener("submit", submit);
+input.addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return; // Shift+Enter: new line
+  submit(e);
+});
+const autosize = () => {
+  input.style.height = "auto";
+  input.style.height = Math.min(Math.max(input.scrollHeight + 2, 44), 120) + "px";
+};
+input.addEventListener("input", autosize);
 
-  // ---- open / close ----
-  const open = (focus = true) => {
-    if (!isOpen) {
-      isOpen = true;
-      panel.classList.toggle("cw-still", !focus);
-      panel.hidden = false;
-      bubble.setAttribute("aria-expanded", "true");
-      store("sessionStorage", OKEY, "1");
-      if (!historyLoaded) loadHistory();
-      if (!fatal) { attempts = 0; connect(); }
-      toBottom();
-    }
-    if (focus) input.focus();
-  };
-  const close = () => {
-    if (!isOpen) return;
-    isOpen = false;
-    panel.hidden = true;
-    bubble.setAttribute("aria-expanded", "false");
-    store("sessionStorage", OKEY, null);
-    bubble.focus();
-  };
-  bubble.addEventListener("click", () => (isOpen ? close() : open()));
-  closeBtn.addEventListener("click", close);
-  panel.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); close(); }
-  });
-  addEventListener("online", () => { if (!ws && !fatal && (isOpen || turn || needRefresh)) { attempts = 0; connect(); } });
+// ---- open / close ----
+const open = (focus = true) => {
+  if (!isOpen) {
+    isOpen = true;
+    panel.classList.toggle("cw-still", !focus);
+    panel.hidden = false;
+    bubble.setAttribute("aria-expanded", "true");
+    store("sessionStorage", OKEY, "1");
+    if (!historyLoaded) loadHistory();
+    if (!fatal) { attempts = 0; connect(); }
+    toBottom();
+  }
+  if (focus) input.focus();
+};
+const close = () => {
+  if (!isOpen) return;
+  isOpen = false;
+  panel.hidden = true;
+  bubble.setAttribute("aria-expanded", "false");
+  store("sessionStorage", OKEY, null);
+  bubble.focus();
+};
+bubble.addEventListener("click", () => (isOpen ? close() : open()));
+closeBtn.addEventListener("click", close);
+panel.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); close(); }
+});
+addEventListener("online", () => { if (!ws && !fatal && (isOpen || turn || needRefresh)) { attempts = 0; connect(); } });
 
-  const mount = () => {
-    document.body.appendChild(host);
-    updateSend();
-    if (store("sessionStorage", OKEY) === "1") open(false); // stay open across the host site's pages
-  };
-  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+const mount = () => {
+  document.body.appendChild(host);
+  updateSend();
+  if (store("sessionStorage", OKEY) === "1") open(false); // stays open across the site's pages
+};
+if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 
-  // ---- optional API (tests, host pages) ----
-  const api = {
-    open: () => open(), close, send: (text) => { if (!isOpen) open(false); return send(text); },
-    get sessionId() { return sid; }, agentId, server
-  };
-  const C = (window.Centralita = window.Centralita || {});
-  C.instances = Object.assign(C.instances || {}, { [agentId]: api });
-  Object.defineProperties(C, Object.getOwnPropertyDescriptors(api)); // the last widget loaded answers window.Centralita
+// ---- optional API (tests, host pages) ----
+const api = {
+  open: () => open(), close, send: (text) => { if (!isOpen) open(false); return send(text); },
+  get sessionId() { return sid; }, agentId, server
+};
+const C = (window.Centralita = window.Centralita || {});
+C.instances = Object.assign(C.instances || {}, { [agentId]: api });
+Object.defineProperties(C, Object.getOwnPropertyDescriptors(api)); // the last widget loaded
 })();
