@@ -5,16 +5,20 @@ The server under test is pluggable:
 * default: :mod:`tests.browser.widget_stub_server` is started on a free port (a stand-in, see its docstring);
 * ``CENTRALITA_WIDGET_SERVER_URL=http://127.0.0.1:8000`` (or re-point the ``widget_server_url`` fixture at
   a fixture that starts the real ``centralita serve``): the tests run against that server, and the ones
-  that need the stub's failure switches (``widget_stub``) are skipped.
+  that need the stub's failure switches (``widget_stub``) are skipped, and so are those that need answers
+  (``answering_server``) when the server cannot answer a turn (e.g. no ``GROQ_API_KEY``).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.browser.widget_stub_server import RunningStub, StubServer
 
@@ -62,6 +66,29 @@ def widget_server_url(_stub: RunningStub | None) -> str:
         return external.rstrip("/")
     assert _stub is not None
     return _stub.url
+
+
+@pytest.fixture(scope="session")
+def answering_server(widget_server_url: str, _stub: RunningStub | None) -> str:
+    """The server under test, once a probe turn shows it answers (a real server needs a working LLM)."""
+    if _stub is not None:
+        return widget_server_url
+    ws_url = widget_server_url.replace("http", "ws", 1)
+    url = f"{ws_url}/api/v1/chat/stream/widget-probe-{secrets.token_hex(6)}/1"
+    try:
+        with connect(url, open_timeout=10) as ws:
+            ws.send(json.dumps({"message": "ping", "origin": "web"}))
+            while True:
+                frame = json.loads(ws.recv(timeout=60))
+                if frame.get("type") in ("start", "token", "end"):
+                    return widget_server_url
+                if frame.get("type") == "error":
+                    pytest.skip(
+                        f"the server under test does not answer turns: {frame.get('code')}: {frame.get('detail')}"
+                    )
+    except (OSError, TimeoutError, ValueError) as exc:
+        pytest.skip(f"cannot run a turn on the server under test: {exc!r}")
+    return widget_server_url
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ def test_demo_page_shows_bubble_and_greeting(page: Page, widget_server_url: str)
     assert_clean(page)
 
 
+@pytest.mark.usefixtures("answering_server")
 def test_answer_streams_in_pieces_with_sources(page: Page, widget_server_url: str) -> None:
     open_demo(page, widget_server_url)
     page.evaluate(OBSERVE_JS)
@@ -118,6 +119,7 @@ def test_answer_streams_in_pieces_with_sources(page: Page, widget_server_url: st
     assert_clean(page)
 
 
+@pytest.mark.usefixtures("answering_server")
 def test_conversation_is_restored_after_reload(page: Page, widget_server_url: str) -> None:
     open_demo(page, widget_server_url)
     ask(page, QUESTION)
@@ -340,6 +342,7 @@ SHOT_SCRIPT = [
 ]
 
 
+@pytest.mark.usefixtures("answering_server")
 def test_screenshots(
     page: Page, widget_server_url: str, screenshot_dir: Path, request: pytest.FixtureRequest
 ) -> None:
