@@ -22,16 +22,22 @@ from entrypoints.settings import Settings
 
 
 def llm_config(settings: Settings) -> LlmConfig:
-    api_keys = {"groq": settings.groq_api_key.get_secret_value()} if settings.groq_api_key else {}
-    base_urls = {"groq": settings.groq_base_url} if settings.groq_base_url else {}
+    """The LLM settings, keys and URLs passed explicitly so that values from `.env` reach the SDKs too."""
+    keys = {"groq": settings.groq_api_key, "openai": settings.openai_api_key}
+    urls = {
+        "groq": settings.groq_base_url,
+        "openai": settings.openai_base_url,
+        "ollama": settings.ollama_base_url,
+    }
     return LlmConfig(
         model=settings.llm_model,
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
         timeout=settings.llm_timeout,
         max_retries=settings.llm_max_retries,
-        api_keys=api_keys,
-        base_urls=base_urls,
+        fallback_models=tuple(settings.llm_fallback_models),
+        api_keys={name: key.get_secret_value() for name, key in keys.items() if key},
+        base_urls={name: url for name, url in urls.items() if url},
     )
 
 

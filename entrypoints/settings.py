@@ -49,6 +49,24 @@ class Settings(BaseSettings):
     groq_base_url: str | None = Field(
         None, validation_alias="GROQ_BASE_URL", description="Groq API base URL (default: Groq's)."
     )
+    llm_fallback_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="LLM_FALLBACK_MODELS",
+        description="Comma-separated `provider:model` list tried in order when the model fails before answering.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias="OPENAI_API_KEY", description="The OpenAI key (optional with OPENAI_BASE_URL)."
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias="OPENAI_BASE_URL",
+        description="Base URL of an OpenAI-compatible server for `openai:` models (llama.cpp, vLLM, LM Studio).",
+    )
+    ollama_base_url: str | None = Field(
+        None,
+        validation_alias="OLLAMA_BASE_URL",
+        description="Ollama server URL for `ollama:` models (default: OLLAMA_HOST, else localhost:11434).",
+    )
 
     # --- stores ---------------------------------------------------------------------------------------
     storage: Literal["mongodb", "memory"] = Field(
@@ -103,7 +121,7 @@ class Settings(BaseSettings):
         value = value.strip()
         return value if ":" in value else f"groq:{value}"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "llm_fallback_models", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
