@@ -125,9 +125,10 @@ def init_kwargs(
         # ChatOllama has neither `timeout` nor `max_retries` (it would ignore them): the timeout goes to its
         # httpx client, retries are the adapter's (see LangChainChatModel).
         kwargs["client_kwargs"] = {"timeout": timeout}
-    elif profile.name in ("groq", "openai"):
+    elif profile.name == "openai":
         # An httpx.Timeout (unhashable) keeps langchain-openai from sharing one process-wide httpx client per
         # (base_url, timeout): each model owns its client, so no client outlives the event loop it was made in.
+        # (ChatGroq needs no such care: the groq SDK gives each model its own client.)
         kwargs["timeout"] = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         kwargs["max_retries"] = max_retries
     else:
