@@ -9,6 +9,7 @@ from typing import Any
 
 from application.paging import Page
 from application.ports.agents import AgentRepository
+from application.ports.knowledge import KnowledgeStore
 from domain.agents import DEFAULT_AGENT, Agent, AgentSpec
 from domain.clock import utc_now
 from domain.errors import AgentNotFound
@@ -17,8 +18,14 @@ DEFAULT_AGENT_ID = 1
 
 
 class AgentService:
-    def __init__(self, agents: AgentRepository, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        agents: AgentRepository,
+        knowledge: KnowledgeStore | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._agents = agents
+        self._knowledge = knowledge
         self._clock = clock
 
     async def ensure_default(self) -> Agent:
@@ -49,9 +56,11 @@ class AgentService:
         return await self._save(current.with_changes(changes, self._clock()))
 
     async def delete(self, agent_id: int) -> None:
-        """Remove the agent; its conversations stay on record under its (never reused) id."""
+        """Remove the agent and its knowledge; its conversations stay on record under its (never reused) id."""
         if not await self._agents.delete(agent_id):
             raise AgentNotFound(agent_id)
+        if self._knowledge is not None:
+            await self._knowledge.delete_agent(agent_id)
 
     async def _save(self, agent: Agent) -> Agent:
         if not await self._agents.save(agent):

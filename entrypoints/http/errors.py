@@ -14,10 +14,12 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from domain.errors import (
     CentralitaError,
+    DocumentTooLarge,
     InvalidInput,
     MessageTooLong,
     NotFound,
     Unavailable,
+    UnsupportedDocumentType,
 )
 
 log = logging.getLogger("centralita.http")
@@ -26,8 +28,10 @@ log = logging.getLogger("centralita.http")
 def status_for(error: CentralitaError) -> int:
     if isinstance(error, NotFound):
         return 404
-    if isinstance(error, MessageTooLong):
+    if isinstance(error, MessageTooLong | DocumentTooLarge):
         return 413
+    if isinstance(error, UnsupportedDocumentType):
+        return 415
     if isinstance(error, InvalidInput):
         return 422
     if isinstance(error, Unavailable):
