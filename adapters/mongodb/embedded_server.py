@@ -204,7 +204,7 @@ class EmbeddedMongoServer:
         if self.running:
             return self.uri
         self._prepare_dirs()
-        self._acquire_lock()
+        await self._acquire_lock()
         try:
             attempts = _PORT_ATTEMPTS if self.port is None else 1
             for attempt in range(1, attempts + 1):
@@ -270,26 +270,23 @@ class EmbeddedMongoServer:
                 "not a file), or set MONGODB_URI to use an external MongoDB."
             ) from exc
 
-    def _acquire_lock(self) -> None:
+    async def _acquire_lock(self) -> None:
         try:
-            lock_file = open(self.lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held open
+            lock_file = open(self.lock_path, "a+", encoding="utf-8")  # noqa: SIM115, ASYNC230 - held open; startup only
         except OSError as exc:
             raise EmbeddedServerError(
                 f"cannot open lock file {self.lock_path}: {exc}. Check DATA_DIR permissions."
             ) from exc
-        if fcntl is not None:
-            try:
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                lock_file.seek(0)
-                owner = lock_file.read().strip() or "unknown"
-                lock_file.close()
-                raise EmbeddedServerError(
-                    f"the embedded MongoDB storage {self.storage_path} is already in use by another "
-                    f"process (pid {owner}, per {self.lock_path}). Two servers cannot share one "
-                    "DATA_DIR: stop the other Centralita process, give this one a different DATA_DIR, "
-                    "or point both at one MongoDB with MONGODB_URI."
-                ) from None
+        if fcntl is not None and not await _flock_soon(lock_file, _LOCK_RELEASE_GRACE_S):
+            lock_file.seek(0)
+            owner = lock_file.read().strip() or "unknown"
+            lock_file.close()
+            raise EmbeddedServerError(
+                f"the embedded MongoDB storage {self.storage_path} is already in use by another "
+                f"process (pid {owner}, per {self.lock_path}). Two servers cannot share one "
+                "DATA_DIR: stop the other Centralita process, give this one a different DATA_DIR, "
+                "or point both at one MongoDB with MONGODB_URI."
+            ) from None
         lock_file.seek(0)
         lock_file.truncate()
         lock_file.write(f"{os.getpid()}\n")
@@ -489,6 +486,24 @@ class EmbeddedMongoServer:
                 return
             time.sleep(0.05)
         _signal_group(proc.pid, signal.SIGKILL)
+
+
+# A server killed a moment ago (a crash, a restart) may still be exiting and holding the lock.
+_LOCK_RELEASE_GRACE_S = 5.0
+
+
+async def _flock_soon(lock_file: IO[str], grace_s: float) -> bool:
+    """Take the exclusive lock, waiting up to `grace_s` while a previous holder finishes exiting."""
+    assert fcntl is not None
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.1)
 
 
 class _PortInUseError(EmbeddedServerError):
