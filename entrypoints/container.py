@@ -13,6 +13,8 @@ from adapters.langchain.chat_model import LangChainChatModel, LlmConfig
 from adapters.memory.agents import MemoryAgentRepository
 from adapters.memory.conversations import MemoryConversationRepository
 from adapters.memory.visitors import MemoryVisitorRepository
+from adapters.metrics.chat_model import InstrumentedChatModel
+from adapters.metrics.retriever import InstrumentedRetriever
 from application.agents import AgentService
 from application.chat import ChatLimits, ChatService
 from application.conversations import ConversationQueries
@@ -67,8 +69,8 @@ class Container(containers.DeclarativeContainer):
         agents,
         visitors,
         conversations,
-        retriever,
-        chat_model,
+        providers.Singleton(InstrumentedRetriever, retriever),  # measured for /metrics
+        providers.Singleton(InstrumentedChatModel, chat_model),
         providers.Callable(chat_limits, settings),
     )
     agent_service = providers.Singleton(AgentService, agents)

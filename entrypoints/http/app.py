@@ -23,6 +23,7 @@ from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import health, ready
 from entrypoints.http.llm import LegacyGroqController, LlmController
+from entrypoints.metrics import metrics, metrics_middleware
 from entrypoints.settings import Settings
 
 log = logging.getLogger("centralita")
@@ -56,9 +57,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             LegacyGroqController,
             health,
             ready,
+            metrics,
             create_static_files_router(path="/widget", directories=[WIDGET_DIR], html_mode=True),
         ],
         dependencies=DEPENDENCIES,
+        middleware=[metrics_middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         state=State({"container": container, "settings": settings}),

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent
 
-from application.chat import ChatRequest, ChatService
+from application.chat import ChatAnswer, ChatRequest, ChatService
 from entrypoints.http.events import encode_event
 from entrypoints.http.schemas import (
     ChatBody,
@@ -20,6 +20,7 @@ from entrypoints.http.schemas import (
     chat_out,
     legacy_chat_out,
 )
+from entrypoints.metrics import TurnMeter
 
 
 class ChatController(Controller):
@@ -28,8 +29,8 @@ class ChatController(Controller):
 
     @post("/chat", status_code=200, summary="Answer a visitor's message as an agent")
     async def chat(self, data: JSONBody[ChatBody], chat: NamedDependency[ChatService]) -> ChatOut:
-        answer = await chat.answer(ChatRequest(data.agent_id, data.session_id, data.message, data.origin))
-        return chat_out(answer)
+        request = ChatRequest(data.agent_id, data.session_id, data.message, data.origin)
+        return chat_out(await _answer(chat, request, "rest"))
 
     @post(
         "/chat/stream",
@@ -40,16 +41,28 @@ class ChatController(Controller):
     async def chat_stream(
         self, data: JSONBody[ChatBody], chat: NamedDependency[ChatService]
     ) -> ServerSentEvent:
-        stream = await chat.open_stream(
-            ChatRequest(data.agent_id, data.session_id, data.message, data.origin)
-        )
+        meter = TurnMeter(data.agent_id, "sse")
+        try:
+            stream = await chat.open_stream(
+                ChatRequest(data.agent_id, data.session_id, data.message, data.origin)
+            )
+        except Exception as error:
+            meter.fail(error)
+            raise
+        except BaseException:
+            meter.close()
+            raise
 
         async def frames() -> AsyncIterator[str]:
-            async with aclosing(stream.events()) as events:
-                seq = 0
-                async for event in events:
-                    seq += 1
-                    yield encode_event(event, seq)
+            try:
+                async with aclosing(stream.events()) as events:
+                    seq = 0
+                    async for event in events:
+                        meter.observe(event)
+                        seq += 1
+                        yield encode_event(event, seq)
+            finally:
+                meter.close()
 
         return ServerSentEvent(frames(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -57,5 +70,20 @@ class ChatController(Controller):
     async def legacy_chat(
         self, data: JSONBody[LegacyChatBody], chat: NamedDependency[ChatService]
     ) -> LegacyChatOut:
-        answer = await chat.answer(ChatRequest(data.id_agente, data.session_id, data.mensaje, data.origin))
-        return legacy_chat_out(answer)
+        request = ChatRequest(data.id_agente, data.session_id, data.mensaje, data.origin)
+        return legacy_chat_out(await _answer(chat, request, "rest"))
+
+
+async def _answer(chat: ChatService, request: ChatRequest, channel: str) -> ChatAnswer:
+    """A whole answer, its outcome counted (complete, failed with its code, or interrupted)."""
+    meter = TurnMeter(request.agent_id, channel)
+    try:
+        answer = await chat.answer(request)
+    except Exception as error:
+        meter.fail(error)
+        raise
+    except BaseException:  # cancelled: the client left
+        meter.close()
+        raise
+    meter.complete()
+    return answer

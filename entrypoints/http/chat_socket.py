@@ -24,6 +24,7 @@ from application.chat import ChatRequest, ChatService
 from domain.errors import CentralitaError
 from domain.visitors import validate_session_id
 from entrypoints.http.events import encode_event, encode_payload, error_payload
+from entrypoints.metrics import OpenWebSocket, TurnMeter
 
 log = logging.getLogger("centralita.ws")
 _decoder = msgspec.json.Decoder()
@@ -47,6 +48,10 @@ class ChatSocket:
 
     async def serve(self, agents: NamedDependency[AgentService]) -> None:
         await self._socket.accept()
+        with OpenWebSocket():
+            await self._serve(agents)
+
+    async def _serve(self, agents: AgentService) -> None:
         try:
             validate_session_id(self._session_id)
             await agents.get(self._agent_id)
@@ -100,9 +105,20 @@ class ChatSocket:
         return ChatRequest(self._agent_id, self._session_id, message, origin)
 
     async def _run_turn(self, request: ChatRequest) -> None:
+        meter = TurnMeter(request.agent_id, "ws")
+        try:
+            await self._stream_turn(request, meter)
+        except Exception as error:
+            meter.fail(error)
+            raise
+        finally:
+            meter.close()  # not ended nor failed: the client left or the turn was cancelled
+
+    async def _stream_turn(self, request: ChatRequest, meter: TurnMeter) -> None:
         try:
             stream = await self._chat.open_stream(request)
         except CentralitaError as error:
+            meter.fail(error)
             await self._send_error(error.code, error.detail)
             return
         except WebSocketDisconnect:
@@ -110,6 +126,7 @@ class ChatSocket:
         try:
             async with aclosing(stream.events()) as events:
                 async for event in events:
+                    meter.observe(event)
                     async with self._send_lock:
                         self._seq += 1
                         await self._socket.send_data(encode_event(event, self._seq))

@@ -1,0 +1,1 @@
+"""Prometheus instrumentation: the metrics themselves and the port decorators that feed them."""

@@ -1,0 +1,127 @@
+"""Metrics at the edge: HTTP requests, chat turn outcomes, WebSocket connections, rate-limited requests, and
+the `GET /metrics` route (Prometheus text format).
+
+The model and the retriever are measured by decorators of their ports (adapters/metrics, wired in the
+container). Chat turns are counted here, where the channel (rest, sse, ws) is known and the outcome is
+visible from the answer or the stream events, so the chat use case stays free of metrics.
+
+For the rate limiter: call `count_rate_limited(channel, limit)` once per refused request or turn.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from litestar import Response, get
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+from adapters.metrics.prometheus import (
+    CHAT_TURNS,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    RATE_LIMITED,
+    WEBSOCKETS_OPEN,
+)
+from application.events import StreamEvent, TurnEnded, TurnFailed, TurnStarted
+from domain.errors import CentralitaError
+
+# Errors raised once the agent was loaded: a turn failing with one of them is labelled with its agent.
+_AFTER_AGENT = frozenset({"llm_unavailable", "llm_stream_failed", "knowledge_unavailable"})
+
+
+def count_rate_limited(channel: str, limit: str) -> None:
+    """One request or turn refused by a rate limit; `channel` is rest, sse or ws, `limit` session or ip."""
+    RATE_LIMITED.labels(channel, limit).inc()
+
+
+class TurnMeter:
+    """Counts one chat turn once: complete, failed (with its error code) or interrupted (the client left).
+
+    The agent label is the agent id only once the agent is known to exist, so that a stream of requests for
+    made-up agent ids cannot create new time series (they count under agent `none`)."""
+
+    def __init__(self, agent_id: int, channel: str) -> None:
+        self._agent_id = agent_id
+        self._channel = channel
+        self._started = False
+        self._counted = False
+
+    def observe(self, event: StreamEvent) -> None:
+        if isinstance(event, TurnStarted):
+            self._started = True
+        elif isinstance(event, TurnEnded):
+            self.complete()
+        elif isinstance(event, TurnFailed):
+            self._count("failed", event.code)
+
+    def complete(self) -> None:
+        self._started = True
+        self._count("complete", "")
+
+    def fail(self, error: BaseException) -> None:
+        self._count("failed", error.code if isinstance(error, CentralitaError) else "internal")
+
+    def close(self) -> None:
+        """At the end of the turn's handling, whatever happened: a turn not counted yet was interrupted."""
+        self._count("interrupted", "")
+
+    def _count(self, outcome: str, code: str) -> None:
+        if self._counted:
+            return
+        self._counted = True
+        known = self._started or code in _AFTER_AGENT
+        CHAT_TURNS.labels(str(self._agent_id) if known else "none", self._channel, outcome, code).inc()
+
+
+class OpenWebSocket:
+    """`with OpenWebSocket():` around a connection's life keeps the open-connections gauge true."""
+
+    def __enter__(self) -> OpenWebSocket:
+        WEBSOCKETS_OPEN.inc()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        WEBSOCKETS_OPEN.dec()
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Counts and times every HTTP request by method, route template and status (not WebSockets)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_and_see(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_and_see)
+        finally:
+            labels = (scope.get("method", "GET"), scope.get("path_template") or "unmatched", str(status))
+            HTTP_REQUESTS.labels(*labels).inc()
+            HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+
+    return middleware
+
+
+def _registry() -> Any:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+@get("/metrics", summary="Prometheus metrics", tags=["operations"], sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    """Requests, chat turns, tokens, LLM latency and errors, retrieval latency (Prometheus text format)."""
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
