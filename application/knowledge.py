@@ -130,8 +130,8 @@ class KnowledgeService:
             raise EmbeddingMismatch(
                 f"The knowledge base holds {stored}-dimensional vectors but EMBEDDINGS_MODEL="
                 f"{self._embedder.name} makes {self._embedder.dimensions}-dimensional ones. Set "
-                "EMBEDDINGS_MODEL back to the embedder the documents were loaded with, or re-embed them "
-                "(`centralita knowledge reembed`, or delete and upload the documents again)."
+                "EMBEDDINGS_MODEL back to the embedder the documents were loaded with, or load the documents "
+                'again with the new one (docs/knowledge.md, "Changing the embedder").'
             )
 
     async def _require_agent(self, agent_id: int) -> None:

@@ -2,7 +2,7 @@
 
 Copy-on-write: adding or removing a document builds the agent's new matrix and swaps it in, so a search never
 sees half an update and never rebuilds anything (unlike langchain-core's InMemoryVectorStore). At 10,000
-384-dimensional chunks a search is one 15 MB matrix-vector product plus an `argpartition`: about a millisecond.
+896-dimensional chunks a search is one 35 MB matrix-vector product plus an `argpartition`: about 1.5 ms.
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ class LocalVectorIndex:
                 f"a {query.shape} query cannot search {index.matrix.shape[1]}-dimensional vectors"
             )
         query = query / max(float(np.linalg.norm(query)), 1e-12)
-        scores = index.matrix @ query
+        # einsum, not `@`: one predictable thread. Multi-threaded BLAS gemv is no faster on a memory-bound
+        # product and, on a busy machine, its threads wait on each other (p50 16 ms vs 1.2 ms measured).
+        scores = np.einsum("ij,j->i", index.matrix, query)
         if k < len(scores):
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.argsort(-scores[top], kind="stable")]
