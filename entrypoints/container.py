@@ -6,19 +6,31 @@ selected provider at startup so that a bad setting fails fast with a clear messa
 
 from __future__ import annotations
 
+from typing import Any
+
 from dependency_injector import containers, providers
 
-from adapters.knowledge.empty import EmptyRetriever
+from adapters.knowledge.atlas import AtlasKnowledgeStore, chunks_collection
+from adapters.knowledge.files import FileReader, RecursiveSplitter
+from adapters.knowledge.memory import MemoryKnowledgeStore
 from adapters.langchain.chat_model import LangChainChatModel, LlmConfig
+from adapters.langchain.embeddings import LangChainEmbedder
 from adapters.memory.agents import MemoryAgentRepository
 from adapters.memory.conversations import MemoryConversationRepository
 from adapters.memory.visitors import MemoryVisitorRepository
 from adapters.metrics.chat_model import InstrumentedChatModel
 from adapters.metrics.retriever import InstrumentedRetriever
+from adapters.mongodb.agents import MongoAgentRepository
+from adapters.mongodb.connection import MongoConnection
+from adapters.mongodb.conversations import MongoConversationRepository
+from adapters.mongodb.health import MongoHealthProbe
+from adapters.mongodb.knowledge import MongoKnowledgeRecords, MongoKnowledgeStore
+from adapters.mongodb.visitors import MongoVisitorRepository
 from application.agents import AgentService
 from application.chat import ChatLimits, ChatService
 from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
+from application.knowledge import DocumentLimits, EmbeddingRetriever, KnowledgeService
 from application.prompt import PromptBudget
 from entrypoints.settings import Settings
 
@@ -43,6 +55,18 @@ def llm_config(settings: Settings) -> LlmConfig:
     )
 
 
+def knowledge_backend(settings: Settings) -> str:
+    """`memory` with STORAGE=memory (the same local index, nothing persisted), else VECTOR_SEARCH."""
+    return "memory" if settings.storage == "memory" else settings.vector_search
+
+
+def atlas_store(db: Any, settings: Settings) -> AtlasKnowledgeStore:
+    if settings.mongodb_uri is None:
+        raise ValueError("VECTOR_SEARCH=atlas needs MONGODB_URI pointing at a MongoDB Atlas cluster.")
+    chunks = chunks_collection(settings.mongodb_uri.get_secret_value(), settings.mongodb_db)
+    return AtlasKnowledgeStore(MongoKnowledgeRecords(db), chunks, settings.atlas_index_name)
+
+
 def chat_limits(settings: Settings) -> ChatLimits:
     return ChatLimits(settings.max_message_chars, PromptBudget(history_tokens=settings.history_token_budget))
 
@@ -53,14 +77,49 @@ class Container(containers.DeclarativeContainer):
     storage = providers.Callable(lambda s: s.storage, settings)
 
     # --- stores, by STORAGE ----------------------------------------------------------------------------
+    # The connection is opened in the app's lifespan; repositories are built after it (resolve_all).
+    mongo = providers.Singleton(
+        lambda s: MongoConnection(
+            s.mongodb_uri.get_secret_value() if s.mongodb_uri else None,
+            s.mongodb_db,
+            s.data_dir,
+        ),
+        settings,
+    )
+    mongo_database = mongo.provided.database
     memory_agents = providers.Singleton(MemoryAgentRepository)
-    agents = providers.Selector(storage, memory=memory_agents)
-    visitors = providers.Selector(storage, memory=providers.Singleton(MemoryVisitorRepository))
-    conversations = providers.Selector(storage, memory=providers.Singleton(MemoryConversationRepository))
-    store_probe = providers.Selector(storage, memory=memory_agents)
+    agents = providers.Selector(
+        storage, memory=memory_agents, mongodb=providers.Singleton(MongoAgentRepository, mongo_database)
+    )
+    visitors = providers.Selector(
+        storage,
+        memory=providers.Singleton(MemoryVisitorRepository),
+        mongodb=providers.Singleton(MongoVisitorRepository, mongo_database),
+    )
+    conversations = providers.Selector(
+        storage,
+        memory=providers.Singleton(MemoryConversationRepository),
+        mongodb=providers.Singleton(MongoConversationRepository, mongo_database),
+    )
+    store_probe = providers.Selector(
+        storage,
+        memory=memory_agents,
+        mongodb=providers.Singleton(MongoHealthProbe, mongo_database, mongo.provided.kind),
+    )
 
     # --- knowledge and the model -----------------------------------------------------------------------
-    retriever = providers.Singleton(EmptyRetriever)
+    embedder = providers.Singleton(lambda s: LangChainEmbedder.from_setting(s.embeddings_model), settings)
+    knowledge_store = providers.Selector(
+        providers.Callable(knowledge_backend, settings),
+        memory=providers.Singleton(MemoryKnowledgeStore),
+        local=providers.Singleton(
+            lambda db, s: MongoKnowledgeStore(db, check_interval=s.knowledge_sync_seconds),
+            mongo_database,
+            settings,
+        ),
+        atlas=providers.Singleton(atlas_store, mongo_database, settings),
+    )
+    retriever = providers.Singleton(EmbeddingRetriever, knowledge_store, embedder)
     chat_model = providers.Singleton(LangChainChatModel, providers.Callable(llm_config, settings))
 
     # --- use cases -------------------------------------------------------------------------------------
@@ -73,7 +132,16 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(InstrumentedChatModel, chat_model),
         providers.Callable(chat_limits, settings),
     )
-    agent_service = providers.Singleton(AgentService, agents)
+    agent_service = providers.Singleton(AgentService, agents, knowledge_store)
+    knowledge_service = providers.Singleton(
+        KnowledgeService,
+        agents,
+        knowledge_store,
+        embedder,
+        providers.Singleton(lambda s: RecursiveSplitter(s.chunk_size, s.chunk_overlap), settings),
+        providers.Singleton(FileReader),
+        providers.Callable(lambda s: DocumentLimits(s.max_document_bytes), settings),
+    )
     conversation_queries = providers.Singleton(ConversationQueries, conversations, visitors, agents)
     diagnostics = providers.Singleton(Diagnostics, chat_model, providers.List(store_probe))
 
@@ -89,7 +157,10 @@ def resolve_all(container: Container) -> None:
         container.agents,
         container.visitors,
         container.conversations,
+        container.embedder,
+        container.knowledge_store,
         container.retriever,
+        container.knowledge_service,
         container.chat_model,
         container.chat_service,
         container.agent_service,
@@ -97,3 +168,9 @@ def resolve_all(container: Container) -> None:
         container.diagnostics,
     ):
         provider()
+
+
+async def start_knowledge(container: Container) -> None:
+    """Load the knowledge index and check the stored vectors fit the embedder (after resolve_all)."""
+    await container.knowledge_store().load()
+    await container.knowledge_service().check_embedder()

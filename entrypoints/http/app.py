@@ -14,15 +14,18 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
-from entrypoints.container import Container, build_container, resolve_all
+from entrypoints.container import Container, build_container, resolve_all, start_knowledge
 from entrypoints.http.agents import AgentController
 from entrypoints.http.chat import ChatController
 from entrypoints.http.chat_socket import chat_stream_socket, legacy_chat_stream_socket
 from entrypoints.http.conversations import ConversationController, HistoryController
 from entrypoints.http.dependencies import DEPENDENCIES
+from entrypoints.http.documents import document_controller
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import health, ready
 from entrypoints.http.llm import LegacyGroqController, LlmController
+from entrypoints.http.middleware import install as install_middleware
+from entrypoints.http.security import log_access_rules
 from entrypoints.metrics import metrics, metrics_middleware
 from entrypoints.settings import Settings
 
@@ -37,21 +40,32 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        resolve_all(container)
-        await container.agent_service().ensure_default()
-        reason = container.chat_model().unavailable_reason()
-        if reason:
-            log.warning("%s", reason)
-        log.info("centralita ready: storage=%s, model=%s", settings.storage, settings.llm_model)
-        yield
+        if settings.storage == "mongodb":
+            await container.mongo().open()
+        else:
+            log.info("store: memory (nothing is persisted)")
+        try:
+            resolve_all(container)
+            await start_knowledge(container)
+            await container.agent_service().ensure_default()
+            reason = container.chat_model().unavailable_reason()
+            if reason:
+                log.warning("%s", reason)
+            log_access_rules(settings)
+            log.info("centralita ready: storage=%s, model=%s", settings.storage, settings.llm_model)
+            yield
+        finally:
+            if settings.storage == "mongodb":
+                await container.mongo().close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             ChatController,
             chat_stream_socket,
             legacy_chat_stream_socket,
             HistoryController,
             AgentController,
+            document_controller(settings.max_document_bytes),
             ConversationController,
             LlmController,
             LegacyGroqController,
@@ -62,6 +76,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ],
         dependencies=DEPENDENCIES,
         middleware=[metrics_middleware],
+        logging_config=None,  # logging is configured once, for uvicorn and the app (entrypoints/logs.py)
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         state=State({"container": container, "settings": settings}),
@@ -73,4 +88,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             path="/docs",
             render_plugins=[SwaggerRenderPlugin()],
         ),
+        request_max_body_size=settings.max_request_bytes,
     )
+    install_middleware(app, settings)  # request id, security headers, access log, WebSocket origins
+    return app
