@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging.config
 import os
 import tempfile
+import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -24,17 +28,56 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    log_config = logging_config(settings.log_level, settings.log_format)
+    shared: SharedEmbeddedStore | None = None
     if workers > 1:
         _prepare_multiprocess_metrics()
-    uvicorn.run(
-        "entrypoints.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=logging_config(settings.log_level, settings.log_format),
-        timeout_graceful_shutdown=10,
-    )
+        if settings.storage == "mongodb" and settings.mongodb_uri is None:
+            logging.config.dictConfig(log_config)
+            shared = SharedEmbeddedStore(settings.data_dir)
+            os.environ["MONGODB_URI"] = shared.start()  # the workers connect to the one embedded server
+    try:
+        uvicorn.run(
+            "entrypoints.http.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if shared is not None:
+            shared.stop()
+
+
+class SharedEmbeddedStore:
+    """With several workers, the embedded MongoDB server runs once, in this parent process.
+
+    One server may own a DATA_DIR (it holds a lock), so the workers cannot each start their own: the parent
+    starts it on an event loop of its own thread and hands the workers its address as MONGODB_URI."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from adapters.mongodb.embedded_server import EmbeddedMongoServer
+
+        self._server = EmbeddedMongoServer(data_dir)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="embedded-mongodb", daemon=True)
+
+    def start(self) -> str:
+        self._thread.start()
+        uri: str = self._run(self._server.start())
+        return uri
+
+    def stop(self) -> None:
+        try:
+            self._run(self._server.stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
 
 def _prepare_multiprocess_metrics() -> None:
