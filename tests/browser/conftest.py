@@ -101,7 +101,7 @@ def widget_stub(_stub: RunningStub | None) -> Iterator[StubServer]:
     _stub.app.reset()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # a session-long sync Playwright keeps an event loop running in the main thread, breaking later asyncio tests
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
