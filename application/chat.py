@@ -21,12 +21,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from application.events import SourcesFound, StreamEvent, TokenProduced, TurnEnded, TurnFailed, TurnStarted
+from application.limits import ChatAdmission
 from application.ports.agents import AgentRepository
 from application.ports.chat_model import ChatModel, ModelDelta, ModelRequest
 from application.ports.conversations import ConversationRepository
 from application.ports.knowledge import KnowledgeRetriever
 from application.ports.visitors import VisitorRepository
-from application.prompt import PromptBudget, build_prompt
+from application.prompt import PromptBudget, build_prompt, estimate_tokens
 from domain.agents import Agent
 from domain.clock import utc_now
 from domain.conversations import Message, MessageStatus, Role, new_id, validate_message_text
@@ -72,13 +73,15 @@ class _Turn:
     reply: Message  # the stored placeholder of the assistant's reply
     sources: tuple[Source, ...]
     model_request: ModelRequest
+    session_id: str = ""
 
 
 class _ReplyRecorder:
-    """Writes the final state of a turn's reply, whichever way the turn ended."""
+    """Writes the final state of a turn's reply, whichever way the turn ended, and charges its tokens."""
 
-    def __init__(self, conversations: ConversationRepository) -> None:
+    def __init__(self, conversations: ConversationRepository, admission: ChatAdmission | None) -> None:
         self._conversations = conversations
+        self._admission = admission
 
     async def finish(
         self,
@@ -99,8 +102,28 @@ class _ReplyRecorder:
             error=error,
         )
         # Shielded: a cancellation arriving now must not leave the reply half-recorded.
-        await asyncio.shield(self._conversations.update_message(final))
+        await asyncio.shield(self._record(turn, final, usage))
         return final
+
+    async def _record(self, turn: _Turn, final: Message, usage: Usage | None) -> None:
+        await self._conversations.update_message(final)
+        await self._charge(turn, final.content, usage)
+
+    async def _charge(self, turn: _Turn, content: str, usage: Usage | None) -> None:
+        """Count the turn's tokens against the visitor's daily quota (estimated when the provider gave none)."""
+        if self._admission is None:
+            return
+        if usage is not None:
+            tokens = usage.total_tokens
+        elif turn.model_request.messages:  # the model was called: its prompt was paid for
+            tokens = sum(estimate_tokens(m.content) for m in turn.model_request.messages)
+            tokens += estimate_tokens(content) if content else 0
+        else:
+            tokens = 0
+        try:
+            await self._admission.charge(turn.session_id, tokens)
+        except CentralitaError:
+            log.warning("could not count the tokens of reply %s", turn.reply.id)
 
     async def finish_quietly(self, turn: _Turn, content: str, status: MessageStatus) -> None:
         """Record a reply while the turn is torn down; a store fault is logged, not raised."""
@@ -122,6 +145,7 @@ class ChatService:
         model: ChatModel,
         limits: ChatLimits,
         clock: Callable[[], datetime] = utc_now,
+        admission: ChatAdmission | None = None,
     ) -> None:
         self._agents = agents
         self._visitors = visitors
@@ -130,7 +154,7 @@ class ChatService:
         self._model = model
         self._limits = limits
         self._clock = clock
-        self._replies = _ReplyRecorder(conversations)
+        self._replies = _ReplyRecorder(conversations, admission)
 
     async def answer(self, request: ChatRequest) -> ChatAnswer:
         """A whole answer (REST)."""
@@ -197,7 +221,7 @@ class ChatService:
                 model=agent.spec.model or self._model.default_model,
             )
         )
-        draft = _Turn(agent, reply, (), ModelRequest(()))
+        draft = _Turn(agent, reply, (), ModelRequest(()), session_id)
         try:
             chunks = await self._retriever.retrieve(
                 agent.id, text, agent.spec.k_documents, agent.spec.min_score
@@ -208,7 +232,7 @@ class ChatService:
         messages = build_prompt(agent.spec.system_prompt, chunks, history, text, self._limits.budget)
         spec = agent.spec
         model_request = ModelRequest(messages, spec.model, spec.temperature, spec.max_tokens)
-        return _Turn(agent, reply, tuple(c.as_source() for c in chunks), model_request)
+        return _Turn(agent, reply, tuple(c.as_source() for c in chunks), model_request, session_id)
 
 
 class ReplyStream:

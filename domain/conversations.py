@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from domain.clock import utc_now
-from domain.errors import EmptyMessage, MessageTooLong
+from domain.errors import EmptyMessage, InvalidCharacters, MessageTooLong
 from domain.knowledge import Source
 from domain.usage import Usage
 
@@ -56,10 +57,19 @@ class Conversation:
     usage: Usage = field(default_factory=Usage)
 
 
+# C0/C1 control characters except tab, line feed and carriage return; DEL; lone UTF-16 surrogates (which
+# no UTF-8 text can hold and no store can write).
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def validate_message_text(text: object, max_chars: int) -> str:
     """A visitor message: non-blank text of at most `max_chars` characters."""
     if not isinstance(text, str) or not text.strip():
         raise EmptyMessage("The message is empty.")
     if len(text) > max_chars:
         raise MessageTooLong(len(text), max_chars)
+    if _FORBIDDEN_CHARACTERS.search(text):
+        raise InvalidCharacters(
+            "The message holds control characters or unpaired surrogates; only text, line breaks and tabs."
+        )
     return text

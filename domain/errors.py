@@ -77,6 +77,10 @@ class MessageTooLong(CentralitaError):
         self.limit = limit
 
 
+class InvalidCharacters(InvalidInput):
+    code = "invalid_characters"
+
+
 class InvalidDocument(InvalidInput):
     code = "invalid_document"
 
@@ -98,6 +102,22 @@ class UnsupportedDocumentType(CentralitaError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} is not supported: send JSON text, or a .txt, .md or .pdf file.")
+
+
+class TooManyRequests(CentralitaError):
+    """A limit on how much one visitor or address may ask was reached (HTTP 429); `retry_after` in seconds."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class RateLimited(TooManyRequests):
+    code = "rate_limited"
+
+
+class QuotaExceeded(TooManyRequests):
+    code = "quota_exceeded"
 
 
 class Unavailable(CentralitaError):

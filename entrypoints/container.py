@@ -17,6 +17,7 @@ from adapters.langchain.chat_model import LangChainChatModel, LlmConfig
 from adapters.langchain.embeddings import LangChainEmbedder
 from adapters.memory.agents import MemoryAgentRepository
 from adapters.memory.conversations import MemoryConversationRepository
+from adapters.memory.limits import MemoryRateLimiter, MemoryUsageQuota
 from adapters.memory.visitors import MemoryVisitorRepository
 from adapters.metrics.chat_model import InstrumentedChatModel
 from adapters.metrics.retriever import InstrumentedRetriever
@@ -25,12 +26,14 @@ from adapters.mongodb.connection import MongoConnection
 from adapters.mongodb.conversations import MongoConversationRepository
 from adapters.mongodb.health import MongoHealthProbe
 from adapters.mongodb.knowledge import MongoKnowledgeRecords, MongoKnowledgeStore
+from adapters.mongodb.limits import MongoRateLimiter, MongoUsageQuota
 from adapters.mongodb.visitors import MongoVisitorRepository
 from application.agents import AgentService
 from application.chat import ChatLimits, ChatService
 from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
 from application.knowledge import DocumentLimits, EmbeddingRetriever, KnowledgeService
+from application.limits import ChatAdmission, TrafficLimits
 from application.prompt import PromptBudget
 from entrypoints.settings import Settings
 
@@ -67,6 +70,14 @@ def atlas_store(db: Any, settings: Settings) -> AtlasKnowledgeStore:
     return AtlasKnowledgeStore(MongoKnowledgeRecords(db), chunks, settings.atlas_index_name)
 
 
+def traffic_limits(settings: Settings) -> TrafficLimits:
+    return TrafficLimits(
+        settings.rate_limit_session_per_minute,
+        settings.rate_limit_ip_per_minute,
+        settings.visitor_daily_token_quota,
+    )
+
+
 def chat_limits(settings: Settings) -> ChatLimits:
     return ChatLimits(settings.max_message_chars, PromptBudget(history_tokens=settings.history_token_budget))
 
@@ -83,6 +94,7 @@ class Container(containers.DeclarativeContainer):
             s.mongodb_uri.get_secret_value() if s.mongodb_uri else None,
             s.mongodb_db,
             s.data_dir,
+            server_selection_timeout_ms=s.mongodb_timeout_ms,
         ),
         settings,
     )
@@ -105,6 +117,21 @@ class Container(containers.DeclarativeContainer):
         storage,
         memory=memory_agents,
         mongodb=providers.Singleton(MongoHealthProbe, mongo_database, mongo.provided.kind),
+    )
+
+    # Rate limits and quotas: per process in memory, shared by every worker in MongoDB.
+    rate_limiter = providers.Selector(
+        storage,
+        memory=providers.Singleton(MemoryRateLimiter),
+        mongodb=providers.Singleton(MongoRateLimiter, mongo_database),
+    )
+    usage_quota = providers.Selector(
+        storage,
+        memory=providers.Singleton(MemoryUsageQuota),
+        mongodb=providers.Singleton(MongoUsageQuota, mongo_database),
+    )
+    admission = providers.Singleton(
+        ChatAdmission, rate_limiter, usage_quota, providers.Callable(traffic_limits, settings)
     )
 
     # --- knowledge and the model -----------------------------------------------------------------------
@@ -131,6 +158,7 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(InstrumentedRetriever, retriever),  # measured for /metrics
         providers.Singleton(InstrumentedChatModel, chat_model),
         providers.Callable(chat_limits, settings),
+        admission=admission,
     )
     agent_service = providers.Singleton(AgentService, agents, knowledge_store)
     knowledge_service = providers.Singleton(
@@ -162,6 +190,7 @@ def resolve_all(container: Container) -> None:
         container.retriever,
         container.knowledge_service,
         container.chat_model,
+        container.admission,
         container.chat_service,
         container.agent_service,
         container.conversation_queries,

@@ -7,6 +7,9 @@ import logging
 import logging.config
 from typing import Any
 
+from entrypoints.http.request_id import RequestIdFilter
+from entrypoints.startup import StartupFailureFilter
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -16,6 +19,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = getattr(record, "request_id", "-")
+        if request_id != "-":
+            entry["request_id"] = request_id
+        if isinstance(getattr(record, "access", None), dict):
+            entry["access"] = record.access
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -26,13 +34,24 @@ def logging_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
     formatter = (
         {"()": JsonFormatter}
         if fmt == "json"
-        else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "datefmt": "%H:%M:%S"}
+        else {
+            "format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s]: %(message)s",
+            "datefmt": "%H:%M:%S",
+        }
     )
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default"}},
+        # Every line carries its request id ("-" outside a request); a failed startup is one clear line.
+        "filters": {"request_id": {"()": RequestIdFilter}, "startup": {"()": StartupFailureFilter}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "filters": ["request_id", "startup"],
+            }
+        },
         "root": {"handlers": ["console"], "level": level.upper()},
         "loggers": {
             "uvicorn": {"level": level.upper()},

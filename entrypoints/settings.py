@@ -5,6 +5,7 @@ Each field's description is the operator documentation: docs/configuration.md is
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -125,6 +126,61 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(
         4000, ge=1, le=100_000, validation_alias="MAX_MESSAGE_CHARS", description="Longest visitor message."
     )
+    max_request_kb: int = Field(
+        256,
+        ge=1,
+        le=1_048_576,
+        validation_alias="MAX_REQUEST_KB",
+        description="Largest request body in KiB (document uploads have MAX_DOCUMENT_MB); above it: 413.",
+    )
+    rate_limit_session_per_minute: int = Field(
+        20,
+        ge=0,
+        validation_alias="RATE_LIMIT_SESSION_PER_MINUTE",
+        description="Chat requests per visitor session and minute, REST and WebSocket together; 0 disables.",
+    )
+    rate_limit_ip_per_minute: int = Field(
+        120,
+        ge=0,
+        validation_alias="RATE_LIMIT_IP_PER_MINUTE",
+        description="Chat requests per client address and minute, REST and WebSocket together; 0 disables.",
+    )
+    visitor_daily_token_quota: int = Field(
+        200_000,
+        ge=0,
+        validation_alias="VISITOR_DAILY_TOKEN_QUOTA",
+        description="LLM tokens one visitor session may spend per UTC day (then 429 quota_exceeded); 0 disables.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="TRUSTED_PROXIES",
+        description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; unset = none.",
+    )
+    ws_max_frame_bytes: int = Field(
+        65_536,
+        ge=1024,
+        le=16_777_216,
+        validation_alias="WS_MAX_FRAME_BYTES",
+        description="Largest WebSocket frame accepted; a larger one closes the connection with code 1009.",
+    )
+    ws_idle_timeout_seconds: float = Field(
+        300,
+        gt=0,
+        validation_alias="WS_IDLE_TIMEOUT_SECONDS",
+        description="A WebSocket with no frame from the client and no turn running this long is closed (1000).",
+    )
+    ws_max_connections_per_session: int = Field(
+        5,
+        ge=1,
+        validation_alias="WS_MAX_CONNECTIONS_PER_SESSION",
+        description="Open WebSockets one session_id may hold per process; one more is refused (1008).",
+    )
+    hsts_max_age: int = Field(
+        0,
+        ge=0,
+        validation_alias="HSTS_MAX_AGE",
+        description="Seconds of Strict-Transport-Security to send (set it when served over HTTPS); 0 = no header.",
+    )
     history_token_budget: int = Field(
         3000,
         ge=0,
@@ -137,6 +193,18 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", validation_alias="LOG_FORMAT", description="`text` for people, `json` for log pipelines."
     )
+    shutdown_grace_seconds: float = Field(
+        10,
+        ge=0,
+        validation_alias="SHUTDOWN_GRACE_SECONDS",
+        description="On SIGTERM, how long answers being streamed may take to finish before they are stored as interrupted.",
+    )
+    mongodb_timeout_ms: int = Field(
+        10_000,
+        ge=100,
+        validation_alias="MONGODB_TIMEOUT_MS",
+        description="How long to look for a MongoDB server (at startup and per operation) before giving up.",
+    )
 
     @field_validator("llm_model")
     @classmethod
@@ -145,12 +213,23 @@ class Settings(BaseSettings):
         value = value.strip()
         return value if ":" in value else f"groq:{value}"
 
-    @field_validator("cors_origins", "llm_fallback_models", mode="before")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a ValueError names the bad entry
+        return value
+
+    @field_validator("cors_origins", "llm_fallback_models", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @property
+    def max_request_bytes(self) -> int:
+        return self.max_request_kb * 1024
 
     @property
     def max_document_bytes(self) -> int:

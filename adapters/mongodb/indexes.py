@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from adapters.mongodb.documents import CONVERSATIONS, MESSAGES
 from adapters.mongodb.errors import store_operation
+from adapters.mongodb.limits import LIMIT_INDEXES
 
 INDEXES: dict[str, list[IndexModel]] = {
     CONVERSATIONS: [
@@ -33,6 +34,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("conversation_id", ASCENDING), ("seq", ASCENDING)], unique=True, name="conversation_seq"
         ),
     ],
+    **LIMIT_INDEXES,  # TTL indexes of the rate-limit and token-usage counters
 }
 
 

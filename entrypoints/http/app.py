@@ -24,6 +24,8 @@ from entrypoints.http.documents import document_controller
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import health, ready
 from entrypoints.http.llm import LegacyGroqController, LlmController
+from entrypoints.http.middleware import install as install_middleware
+from entrypoints.http.security import log_access_rules
 from entrypoints.metrics import metrics, metrics_middleware
 from entrypoints.settings import Settings
 
@@ -49,13 +51,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             reason = container.chat_model().unavailable_reason()
             if reason:
                 log.warning("%s", reason)
+            log_access_rules(settings)
             log.info("centralita ready: storage=%s, model=%s", settings.storage, settings.llm_model)
             yield
         finally:
             if settings.storage == "mongodb":
                 await container.mongo().close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             ChatController,
             chat_stream_socket,
@@ -85,4 +88,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             path="/docs",
             render_plugins=[SwaggerRenderPlugin()],
         ),
+        request_max_body_size=settings.max_request_bytes,
     )
+    install_middleware(app, settings)  # request id, security headers, access log, WebSocket origins
+    return app

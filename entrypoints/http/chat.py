@@ -12,6 +12,7 @@ from litestar.response import ServerSentEvent
 
 from application.chat import ChatAnswer, ChatRequest, ChatService
 from entrypoints.http.events import encode_event
+from entrypoints.http.rate_limits import count_chat_request
 from entrypoints.http.schemas import (
     ChatBody,
     ChatOut,
@@ -26,6 +27,7 @@ from entrypoints.metrics import TurnMeter
 class ChatController(Controller):
     path = "/api/v1"
     tags = ["chat"]
+    before_request = count_chat_request  # every chat request counts against the rate limits, refused ones too
 
     @post("/chat", status_code=200, summary="Answer a visitor's message as an agent")
     async def chat(self, data: JSONBody[ChatBody], chat: NamedDependency[ChatService]) -> ChatOut:

@@ -17,13 +17,16 @@ from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
-from litestar.status_codes import WS_1008_POLICY_VIOLATION
+from litestar.status_codes import WS_1000_NORMAL_CLOSURE, WS_1008_POLICY_VIOLATION, WS_1009_MESSAGE_TOO_BIG
 
 from application.agents import AgentService
 from application.chat import ChatRequest, ChatService
-from domain.errors import CentralitaError
+from domain.errors import CentralitaError, TooManyRequests
 from domain.visitors import validate_session_id
+from entrypoints.http.client_address import client_address
 from entrypoints.http.events import encode_event, encode_payload, error_payload
+from entrypoints.http.rate_limits import admission_of
+from entrypoints.http.socket_limits import FrameTooLarge, IdleTimeout, SessionConnections, read_frame
 from entrypoints.metrics import OpenWebSocket, TurnMeter
 
 log = logging.getLogger("centralita.ws")
@@ -59,26 +62,49 @@ class ChatSocket:
             await self._send_error(error.code, error.detail)
             await self._socket.close(code=WS_1008_POLICY_VIOLATION, reason=error.code)
             return
+        connections = SessionConnections.of(self._socket.app.state)
+        if not connections.enter(self._session_id, self._socket.app.state.settings):
+            await self._send_error(
+                "too_many_connections", "This session has too many open connections; close one first."
+            )
+            await self._socket.close(code=WS_1008_POLICY_VIOLATION, reason="too_many_connections")
+            return
         try:
             await self._read_frames()
+        except FrameTooLarge:
+            await self._close(WS_1009_MESSAGE_TOO_BIG, "frame too large")
+        except IdleTimeout:
+            await self._close(WS_1000_NORMAL_CLOSURE, "idle timeout")
         finally:
+            connections.leave(self._session_id)
             if self._turn is not None and not self._turn.done():
                 self._turn.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._turn
 
     async def _read_frames(self) -> None:
+        settings = self._socket.app.state.settings
+        admission = admission_of(self._socket)
+        address = client_address(self._socket)
         while True:
-            event = await self._socket.receive()
-            if event["type"] == "websocket.disconnect":
-                return
-            raw = event.get("text")
+            raw = await read_frame(self._socket, settings, busy=self._turn_running)
             if raw is None:
-                raw = (event.get("bytes") or b"").decode("utf-8", errors="replace")
+                return
+            try:  # every frame counts against the rate limits, refused ones too
+                await admission.admit(self._session_id, address)
+            except TooManyRequests as error:
+                await self._send_error(error.code, error.detail, error.retry_after)
+                continue
+            except CentralitaError as error:
+                await self._send_error(error.code, error.detail)
+                continue
+            if isinstance(raw, bytes):
+                await self._send_error("invalid_encoding", "Frames must hold UTF-8 JSON text.")
+                continue
             request = await self._parse(raw)
             if request is None:
                 continue
-            if self._turn is not None and not self._turn.done():
+            if self._turn_running():
                 await self._send_error(
                     "turn_in_progress", "Wait for the current answer to end before sending."
                 )
@@ -133,6 +159,13 @@ class ChatSocket:
         except (WebSocketDisconnect, OSError, RuntimeError) as error:
             # The client went away mid-answer; closing the events stored the reply as interrupted.
             log.info("client left during turn %s (%s)", stream.message_id, type(error).__name__)
+
+    def _turn_running(self) -> bool:
+        return self._turn is not None and not self._turn.done()
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+            await self._socket.close(code=code, reason=reason)
 
     async def _send_error(self, code: str, detail: str, retry_after: float | None = None) -> None:
         payload = error_payload(code, detail, retry_after)

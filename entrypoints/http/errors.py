@@ -18,6 +18,7 @@ from domain.errors import (
     InvalidInput,
     MessageTooLong,
     NotFound,
+    TooManyRequests,
     Unavailable,
     UnsupportedDocumentType,
 )
@@ -34,6 +35,8 @@ def status_for(error: CentralitaError) -> int:
         return 415
     if isinstance(error, InvalidInput):
         return 422
+    if isinstance(error, TooManyRequests):
+        return 429
     if isinstance(error, Unavailable):
         return 503
     return 400
@@ -48,7 +51,8 @@ def error_response(
 
 
 def on_domain_error(_: Request, error: CentralitaError) -> Response[dict]:
-    return error_response(status_for(error), error.code, error.detail)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+    return error_response(status_for(error), error.code, error.detail, headers)
 
 
 _HTTP_CODES = {

@@ -1,0 +1,109 @@
+"""The outermost ASGI layer: request id, security headers, the access log and the WebSocket origin check.
+
+It wraps Litestar's whole handler (`install`), so it sees every response — routed, 404, 413, 500 — and every
+WebSocket handshake before any route does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Litestar
+from litestar.datastructures import Headers
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from entrypoints.http.headers import security_headers
+from entrypoints.http.request_id import REQUEST_ID_HEADER, accept_or_make, request_id
+from entrypoints.settings import Settings
+
+access_log = logging.getLogger("centralita.access")
+log = logging.getLogger("centralita.http")
+_QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})  # probes: logged at DEBUG
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str]) -> bool:
+    """CORS_ORIGINS for WebSocket handshakes: unset allows all; a non-browser client sends no Origin."""
+    if not allowed or "*" in allowed or origin is None:
+        return True
+    if origin.rstrip("/") in {entry.rstrip("/") for entry in allowed}:
+        return True
+    return host is not None and urlsplit(origin).netloc == host  # the server's own pages (/widget/)
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self._app = app
+        self._settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self._app(scope, receive, send)
+            return
+        headers = Headers.from_scope(scope)
+        rid = accept_or_make(headers.get(REQUEST_ID_HEADER))
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        outcome: dict[str, Any] = {"status": None}
+        try:
+            if scope["type"] == "websocket" and not origin_allowed(
+                headers.get("origin"), headers.get("host"), self._settings.cors_origins
+            ):
+                await self._refuse_handshake(headers.get("origin"), receive, send)
+                outcome["status"] = 403
+                return
+            await self._app(scope, receive, self._wrap(scope, send, rid, outcome))
+        finally:
+            self._log_access(scope, outcome["status"], started)
+            request_id.reset(token)
+
+    def _wrap(self, scope: Scope, send: Send, rid: str, outcome: dict[str, Any]) -> Send:
+        path = scope["path"]
+
+        async def wrapped(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                outcome["status"] = message["status"]
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(REQUEST_ID_HEADER.encode(), rid.encode())]
+                extra += security_headers(path, self._settings.hsts_max_age)
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((name, value) for name, value in extra if name not in present),
+                ]
+            elif kind == "websocket.accept":
+                outcome["status"] = 101
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), rid.encode())]
+            elif kind == "websocket.close" and outcome["status"] is None:
+                outcome["status"] = 403  # closed before accept: the server answers 403
+            await send(message)
+
+        return wrapped
+
+    async def _refuse_handshake(self, origin: str | None, receive: Receive, send: Send) -> None:
+        log.warning("WebSocket handshake refused: origin %r is not in CORS_ORIGINS", origin)
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008, "reason": "origin not allowed"})
+
+    def _log_access(self, scope: Scope, status: int | None, started: float) -> None:
+        route = scope.get("path_template") or scope["path"]
+        method = scope.get("method", "WS") if scope["type"] == "http" else "WS"
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
+        access_log.log(
+            level,
+            "%s %s %s %.1fms",
+            method,
+            route,
+            status if status is not None else "-",
+            duration_ms,
+            extra={"access": {"method": method, "route": route, "status": status, "duration_ms": duration_ms}},
+        )
+
+
+def install(app: Litestar, settings: Settings) -> None:
+    """Put the middleware around everything the app serves (after the app was built)."""
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, settings)

@@ -1,0 +1,42 @@
+"""A server that cannot start says why in one line, not in a page of ExceptionGroup traceback.
+
+When the app's lifespan fails (the embedded store locked, MONGODB_URI unreachable, a bad setting), Litestar
+hands uvicorn the whole formatted traceback and uvicorn logs it, then "Application startup failed. Exiting."
+and exit code 3. `StartupFailureFilter` turns that record into `startup failed: <the error's own message>`;
+the full traceback stays available at DEBUG level (LOG_LEVEL=DEBUG).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# The innermost "module.ErrorType: message" line of a traceback, inside exception-group art ("| ", "+-").
+_ERROR_LINE = re.compile(r"^[\s|+-]*(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (?P<message>.+)$")
+
+
+def startup_error_summary(traceback_text: str) -> str | None:
+    """`ErrorType: message` of the error that stopped startup, None when `traceback_text` is no traceback."""
+    if not traceback_text.lstrip().startswith(("Traceback", "+ Exception Group Traceback", "  + Exception")):
+        return None
+    found = [m for line in traceback_text.splitlines() if (m := _ERROR_LINE.match(line))]
+    specific = [m for m in found if not m["type"].endswith("ExceptionGroup")]
+    chosen = (specific or found or [None])[-1]
+    if chosen is None:
+        return None
+    return f"{chosen['type'].rsplit('.', 1)[-1]}: {chosen['message'].strip()}"
+
+
+class StartupFailureFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "uvicorn.error" or record.levelno < logging.ERROR:
+            return True
+        if record.exc_info and "lifespan" in str(record.msg):
+            # uvicorn's second report of the same failure ("Exception in 'lifespan' protocol").
+            return logging.getLogger("uvicorn.error").isEnabledFor(logging.DEBUG)
+        text = record.getMessage()
+        summary = startup_error_summary(text)
+        if summary is None:
+            return True
+        record.msg, record.args, record.exc_info, record.exc_text = f"startup failed: {summary}", (), None, None
+        return True
