@@ -9,7 +9,9 @@ the full traceback stays available at DEBUG level (LOG_LEVEL=DEBUG).
 from __future__ import annotations
 
 import logging
+import math
 import re
+from typing import Any
 
 # The innermost "module.ErrorType: message" line of a traceback, inside exception-group art ("| ", "+-").
 _ERROR_LINE = re.compile(r"^[\s|+-]*(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (?P<message>.+)$")
@@ -40,3 +42,21 @@ class StartupFailureFilter(logging.Filter):
             return True
         record.msg, record.args, record.exc_info, record.exc_text = f"startup failed: {summary}", (), None, None
         return True
+
+
+def server_options(settings: Any) -> dict[str, Any]:
+    """uvicorn's settings that hardening depends on (used by `centralita serve`).
+
+    * `ws_max_size`: frames above WS_MAX_FRAME_BYTES are refused by the server itself, with close code 1009;
+    * `timeout_graceful_shutdown`: on SIGTERM, open HTTP streams get SHUTDOWN_GRACE_SECONDS to finish, then
+      are cancelled — a reply cut short is stored `interrupted` (WebSockets are closed with 1012 at once and
+      their turns stored the same way) — before the store closes;
+    * `proxy_headers` off: the app alone decides whom to believe about client addresses (TRUSTED_PROXIES);
+    * no `Server` header: the stack's name and version are nobody's business.
+    """
+    return {
+        "ws_max_size": settings.ws_max_frame_bytes,
+        "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_seconds),
+        "proxy_headers": False,
+        "server_header": False,
+    }

@@ -15,6 +15,7 @@ import typer
 from entrypoints.cli.common import console
 from entrypoints.logs import logging_config
 from entrypoints.settings import Settings
+from entrypoints.startup import server_options
 
 
 def serve(
@@ -44,7 +45,7 @@ def serve(
             port=port,
             workers=workers,
             log_config=log_config,
-            timeout_graceful_shutdown=10,
+            **server_options(settings),  # frame size, SIGTERM grace, no proxy headers (entrypoints/startup.py)
         )
     finally:
         if shared is not None:
