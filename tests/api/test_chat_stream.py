@@ -150,3 +150,29 @@ def test_sse_failure_after_the_stream_started_is_an_error_event(
     r = client.post("/api/v1/chat/stream", json={"agent_id": 1, "message": "hola", "session_id": "sse-3"})
     events = sse_events(r.text)
     assert events[-1]["type"] == "error" and events[-1]["code"] == "llm_stream_failed"
+
+
+def test_a_client_closing_mid_stream_leaves_an_interrupted_reply(
+    client: TestClient, model: ScriptedChatModel
+) -> None:
+    import time
+
+    model.answer = "una respuesta larga que llega despacio palabra a palabra"
+    model.piece_delay = 0.05
+    with client.websocket_connect("/api/v1/chat/stream/ws-cut/1") as ws:
+        ws.send_json({"message": "cuéntame"})
+        start = ws.receive_json()
+        ws.receive_json()  # sources
+        first = ws.receive_json()
+        assert first["type"] == "token"
+    # the socket is closed here, mid-answer
+
+    url = f"/api/v1/conversations/{start['conversation_id']}/messages"
+    for _ in range(50):
+        reply = client.get(url).json()[-1]
+        if reply["content"]:
+            break
+        time.sleep(0.05)
+    assert reply["id"] == start["message_id"] and reply["status"] == "interrupted"
+    assert reply["content"].startswith("una ") and reply["content"] != model.answer
+    assert model.closed_streams == 1  # the provider stream was closed, not left running
