@@ -5,11 +5,13 @@ The model and the retriever are measured by decorators of their ports (adapters/
 container). Chat turns are counted here, where the channel (rest, sse, ws) is known and the outcome is
 visible from the answer or the stream events, so the chat use case stays free of metrics.
 
-For the rate limiter: call `count_rate_limited(channel, limit)` once per refused request or turn.
+Refusals by the rate limits and quotas are counted here too: the HTTP ones from their 429 answer (in the
+middleware), the WebSocket ones by the socket handler calling `count_rate_limited`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -32,9 +34,21 @@ from domain.errors import CentralitaError
 _AFTER_AGENT = frozenset({"llm_unavailable", "llm_stream_failed", "knowledge_unavailable"})
 
 
-def count_rate_limited(channel: str, limit: str) -> None:
-    """One request or turn refused by a rate limit; `channel` is rest, sse or ws, `limit` session or ip."""
-    RATE_LIMITED.labels(channel, limit).inc()
+_CHANNELS = {"/api/v1/chat": "rest", "/api/v1/groq/chat": "rest", "/api/v1/chat/stream": "sse"}
+_REFUSALS = frozenset({"rate_limited", "quota_exceeded"})
+
+
+def count_rate_limited(channel: str, code: str) -> None:
+    """One chat request or message refused with 429: `channel` rest, sse or ws; `code` its error code."""
+    RATE_LIMITED.labels(channel, code if code in _REFUSALS else "other").inc()
+
+
+def _refusal_code(body: bytes) -> str:
+    try:
+        code = json.loads(body).get("code")
+    except (ValueError, AttributeError):
+        return "other"
+    return code if isinstance(code, str) else "other"
 
 
 class TurnMeter:
@@ -96,19 +110,25 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             return
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
+        route = scope.get("path_template") or "unmatched"
+        refused = b""
 
         async def send_and_see(message: Message) -> None:
-            nonlocal status
+            nonlocal status, refused
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and status == 429 and route in _CHANNELS:
+                refused += message.get("body", b"")[:1024]  # a small JSON error: its `code`
             await send(message)
 
         try:
             await app(scope, receive, send_and_see)
         finally:
-            labels = (scope.get("method", "GET"), scope.get("path_template") or "unmatched", str(status))
+            labels = (scope.get("method", "GET"), route, str(status))
             HTTP_REQUESTS.labels(*labels).inc()
             HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            if status == 429 and route in _CHANNELS:
+                count_rate_limited(_CHANNELS[route], _refusal_code(refused))
 
     return middleware
 

@@ -69,6 +69,7 @@ WEBSOCKETS_OPEN = Gauge(
 )
 RATE_LIMITED = Counter(
     f"{PREFIX}_rate_limited_total",
-    "Requests and turns refused by a rate limit, by channel (rest, sse, ws) and limit (session, ip).",
-    ["channel", "limit"],
+    "Chat requests and WebSocket messages refused with 429, by channel (rest, sse, ws) and code "
+    "(rate_limited, quota_exceeded).",
+    ["channel", "code"],
 )

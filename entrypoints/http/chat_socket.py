@@ -27,7 +27,7 @@ from entrypoints.http.client_address import client_address
 from entrypoints.http.events import encode_event, encode_payload, error_payload
 from entrypoints.http.rate_limits import admission_of
 from entrypoints.http.socket_limits import FrameTooLarge, IdleTimeout, SessionConnections, read_frame
-from entrypoints.metrics import OpenWebSocket, TurnMeter
+from entrypoints.metrics import OpenWebSocket, TurnMeter, count_rate_limited
 
 log = logging.getLogger("centralita.ws")
 _decoder = msgspec.json.Decoder()
@@ -93,6 +93,7 @@ class ChatSocket:
             try:  # every frame counts against the rate limits, refused ones too
                 await admission.admit(self._session_id, address)
             except TooManyRequests as error:
+                count_rate_limited("ws", error.code)
                 await self._send_error(error.code, error.detail, error.retry_after)
                 continue
             except CentralitaError as error:

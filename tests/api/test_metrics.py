@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dependency_injector import providers
 from litestar.testing import TestClient
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
 from entrypoints.metrics import count_rate_limited
+from entrypoints.settings import Settings
 from tests.fakes.chat_model import ScriptedChatModel
 
 
@@ -102,11 +107,35 @@ def test_streams_count_by_channel_with_first_token_time(client: TestClient) -> N
     )
 
 
-def test_rate_limited_counter_is_exposed_for_the_rate_limiter(client: TestClient) -> None:
-    before = scrape(client)
-    count_rate_limited("ws", "session")
-    after = scrape(client)
-    assert delta(before, after, "centralita_rate_limited_total", channel="ws", limit="session") == 1
+def test_rate_limited_requests_and_messages_are_counted_by_channel(model: ScriptedChatModel) -> None:
+    settings = Settings(_env_file=None, STORAGE="memory", RATE_LIMIT_SESSION_PER_MINUTE=1)
+    container = build_container(settings)
+    container.chat_model.override(providers.Object(model))
+    with TestClient(create_app(settings, container)) as client:
+        before = scrape(client)
+        body = {"agent_id": 1, "message": "hola", "session_id": "m-limited"}
+        assert client.post("/api/v1/chat", json=body).status_code == 200
+        assert client.post("/api/v1/chat", json=body).status_code == 429
+        assert client.post("/api/v1/chat/stream", json=body).status_code == 429
+        with client.websocket_connect("/api/v1/chat/stream/m-limited/1") as ws:
+            ws.send_json({"message": "hola"})
+            assert ws.receive_json()["code"] == "rate_limited"
+        after = scrape(client)
+
+    limited = "centralita_rate_limited_total"
+    assert delta(before, after, limited, channel="rest", code="rate_limited") == 1
+    assert delta(before, after, limited, channel="sse", code="rate_limited") == 1
+    assert delta(before, after, limited, channel="ws", code="rate_limited") == 1
+    count_rate_limited("ws", "some-unbounded-text")
+    assert value(scrape_registry(), limited, channel="ws", code="other") >= 1
+
+
+def scrape_registry() -> dict:
+    samples = {}
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
 
 
 def test_routes_are_labelled_by_template_not_by_raw_path(client: TestClient) -> None:
