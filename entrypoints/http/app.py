@@ -25,6 +25,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import health, ready
 from entrypoints.http.llm import LegacyGroqController, LlmController
 from entrypoints.http.middleware import install as install_middleware
+from entrypoints.http.public_agents import PublicAgentController
 from entrypoints.http.security import log_access_rules
 from entrypoints.metrics import metrics, metrics_middleware
 from entrypoints.settings import Settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             chat_stream_socket,
             legacy_chat_stream_socket,
             HistoryController,
+            PublicAgentController,
             AgentController,
             document_controller(settings.max_document_bytes),
             ConversationController,

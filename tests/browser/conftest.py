@@ -1,26 +1,28 @@
 """Fixtures for the widget's browser tests (headless Debian Chromium driven by Playwright, sync API).
 
-The server under test is pluggable:
+Servers under test:
 
-* default: :mod:`tests.browser.widget_stub_server` is started on a free port (a stand-in, see its docstring);
-* ``CENTRALITA_WIDGET_SERVER_URL=http://127.0.0.1:8000`` (or re-point the ``widget_server_url`` fixture at
-  a fixture that starts the real ``centralita serve``): the tests run against that server, and the ones
-  that need the stub's failure switches (``widget_stub``) are skipped, and so are those that need answers
-  (``answering_server``) when the server cannot answer a turn (e.g. no ``GROQ_API_KEY``).
+* ``widget_server_url`` (module-scoped): the real ``centralita serve`` (``centralita`` fixture: STORAGE=memory
+  unless the module sets ``SERVER_ENV``, a FakeLLMServer streaming slowly enough to watch, knowledge
+  documents for agent 1 so answers carry sources), reached through a TCP proxy the tests can sever; or, with
+  ``CENTRALITA_WIDGET_SERVER_URL=http://127.0.0.1:8000``, a server you started yourself (tests that need
+  to cut or restart it are then skipped);
+* ``widget_stub`` / ``stub_url``: :mod:`tests.browser.widget_stub_server`, a stand-in kept only for the
+  failures the real server cannot be made to produce on demand (a drop at an exact frame, a 2-second
+  ``retry_after``, hostile sources).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.sync.client import connect
 
+from tests.browser.servers import HostPages, RealServer
 from tests.browser.widget_stub_server import RunningStub, StubServer
+from tests.fakes.fake_llm import FakeLLMServer
 
 CHROMIUM = os.environ.get("CENTRALITA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,59 +51,106 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+# Agent 1's knowledge in the real server: the sources the widget lists under an answer.
+DOCUMENTS = [
+    (
+        "Horarios de atención",
+        "Atención al cliente de Aurora Energía: por teléfono en el 900 000 000, de lunes a viernes de 9:00 a "
+        "20:00. Por chat, las 24 horas. El horario de atención de las oficinas es de 9:00 a 14:00.",
+    ),
+    (
+        "Guía de averías",
+        "Las averías se atienden todos los días, a cualquier hora, en el 900 000 111. Ten a mano tu número de "
+        "contrato y el código CUPS de tu factura.",
+    ),
+    (
+        "Tarifas 2026",
+        "Tarifa Estable: 0,129 €/kWh todo el día. Tarifa Noche: 0,098 €/kWh de 22:00 a 08:00 y fines de "
+        "semana. El cambio de tarifa se pide desde el área de cliente o por chat, no tiene coste y se aplica "
+        "en la siguiente factura.",
+    ),
+]
+LLM_KEY = "browser-test-key"
+
+
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[FakeLLMServer]:
+    """A fake Groq streaming 40-token answers at ~60 tokens/s: each answer takes ~0.8 s, in many pieces."""
+    with FakeLLMServer(
+        api_keys=LLM_KEY, answer_tokens=40, tokens_per_second=60, ttft_ms=150
+    ).run_in_thread() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
-def _stub() -> Iterator[RunningStub | None]:
+def host_pages() -> Iterator[HostPages]:
+    """A company's site on another origin, embedding the widget (listed in the servers' CORS_ORIGINS)."""
+    pages = HostPages()
+    yield pages
+    pages.close()
+
+
+@pytest.fixture(scope="module")
+def centralita(
+    request: pytest.FixtureRequest,
+    fake_llm: FakeLLMServer,
+    host_pages: HostPages,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RealServer]:
+    """The real server behind a severable proxy, one per test module (``SERVER_ENV`` in the module adds env)."""
     if os.environ.get("CENTRALITA_WIDGET_SERVER_URL"):
-        yield None
-        return
+        pytest.skip("needs a server the tests start themselves (CENTRALITA_WIDGET_SERVER_URL is set)")
+    cwd = tmp_path_factory.mktemp("centralita")
+    env = {
+        "STORAGE": "memory",
+        "GROQ_API_KEY": LLM_KEY,
+        "GROQ_BASE_URL": str(fake_llm.base_url),
+        "CORS_ORIGINS": host_pages.origin,
+    }
+    env.update(getattr(request.module, "SERVER_ENV", {}))
+    env.setdefault("DATA_DIR", str(cwd / "data"))
+    server = RealServer(env, cwd)
+    try:
+        server.start()
+        for title, text in DOCUMENTS:
+            server.add_document(1, title, text)
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def widget_server_url(request: pytest.FixtureRequest) -> str:
+    """Base URL of the real server under test (no trailing slash), as the browser reaches it."""
+    external = os.environ.get("CENTRALITA_WIDGET_SERVER_URL")
+    if external:
+        return external.rstrip("/")
+    server: RealServer = request.getfixturevalue("centralita")
+    return server.url
+
+
+@pytest.fixture(scope="session")
+def _stub() -> Iterator[RunningStub]:
     with RunningStub() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
-def widget_server_url(_stub: RunningStub | None) -> str:
-    """Base URL of the server under test (no trailing slash). Re-point this at the real server."""
-    external = os.environ.get("CENTRALITA_WIDGET_SERVER_URL")
-    if external:
-        return external.rstrip("/")
-    assert _stub is not None
-    return _stub.url
-
-
-@pytest.fixture(scope="session")
-def answering_server(widget_server_url: str, _stub: RunningStub | None) -> str:
-    """The server under test, once a probe turn shows it answers (a real server needs a working LLM)."""
-    if _stub is not None:
-        return widget_server_url
-    ws_url = widget_server_url.replace("http", "ws", 1)
-    url = f"{ws_url}/api/v1/chat/stream/widget-probe-{secrets.token_hex(6)}/1"
-    try:
-        with connect(url, open_timeout=10) as ws:
-            ws.send(json.dumps({"message": "ping", "origin": "web"}))
-            while True:
-                frame = json.loads(ws.recv(timeout=60))
-                if frame.get("type") in ("start", "token", "end"):
-                    return widget_server_url
-                if frame.get("type") == "error":
-                    pytest.skip(
-                        f"the server under test does not answer turns: {frame.get('code')}: {frame.get('detail')}"
-                    )
-    except (OSError, TimeoutError, ValueError) as exc:
-        pytest.skip(f"cannot run a turn on the server under test: {exc!r}")
-    return widget_server_url
-
-
 @pytest.fixture
-def widget_stub(_stub: RunningStub | None) -> Iterator[StubServer]:
-    """The stub's controls (failure switches, received messages); skips against a real server."""
-    if _stub is None:
-        pytest.skip("needs the stub server's failure switches; not available against a real server")
+def widget_stub(_stub: RunningStub) -> Iterator[StubServer]:
+    """The stand-in's controls (failure switches, received messages)."""
     _stub.app.reset()
     yield _stub.app
     _stub.app.reset()
 
 
-@pytest.fixture(scope="module")  # a session-long sync Playwright keeps an event loop running in the main thread, breaking later asyncio tests
+@pytest.fixture
+def stub_url(_stub: RunningStub) -> str:
+    return _stub.url
+
+
+@pytest.fixture(
+    scope="module"
+)  # a session-long sync Playwright keeps an event loop running in the main thread, breaking later asyncio tests
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

@@ -5,6 +5,8 @@ parallel. It implements just what the widget needs from /work/shared/PRODUCT.md:
 
 * ``GET /widget/`` and ``GET /widget/<file>``: the static files of ``entrypoints/http/widget/static``,
   the demo page sent with the strict CSP ``default-src 'self'; connect-src 'self' ws: wss:``;
+* ``GET /api/v1/chat/agents/{agent_id}``: ``{id, name, language, greeting}`` (greeting null, so the widget's
+  localized default shows; 404 ``not_found`` like an older server when ``public_agents`` is off);
 * ``GET /api/v1/chat/history/{session_id}/{agent_id}``: ``[{id, role, content, created_at, status, sources}]``
   oldest first (or wrapped as ``{"messages": [...]}`` when ``wrap_history`` is set);
 * ``WS /api/v1/chat/stream/{session_id}/{agent_id}``: ``start``, ``sources``, several ``token`` frames and
@@ -95,6 +97,7 @@ class StubServer:
     drop_before_start_next: bool = False
     drop_mid_answer_next: bool = False
     wrap_history: bool = False
+    public_agents: bool = True
     history: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     scripted: list[tuple[list[str], list[dict[str, Any]]]] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
@@ -121,6 +124,7 @@ class StubServer:
         self.drop_all()
         self.rate_limit_next = 0
         self.drop_before_start_next = self.drop_mid_answer_next = self.wrap_history = False
+        self.public_agents = True
         self.history.clear()
         self.scripted.clear()
         self.received.clear()
@@ -172,6 +176,14 @@ class StubServer:
             self.history_requests += 1
             msgs = self.history.get((sid, agent), [])[-limit:]
             await _json(send, 200, {"messages": msgs} if self.wrap_history else msgs)
+            return
+        m = re.fullmatch(r"/api/v1/chat/agents/(\d+)", path)
+        if m and self.public_agents:
+            agent = int(m.group(1))
+            if agent not in KNOWN_AGENTS:
+                await _json(send, 404, {"code": "agent_not_found", "detail": f"Agent {agent} not found."})
+                return
+            await _json(send, 200, {"id": agent, "name": "Asistente", "language": "es", "greeting": None})
             return
         if path == "/health":
             await _json(send, 200, {"status": "ok"})

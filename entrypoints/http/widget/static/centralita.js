@@ -32,8 +32,9 @@ const I18N = {
       llm_stream_failed: "La respuesta se cortó por un fallo del servicio. Inténtalo de nuevo.",
       agent_not_found: "Este chat no está disponible en este momento.",
       store_unavailable: "No podemos atenderte ahora. Inténtalo en unos minutos.",
-      quota_exceeded: "El servicio alcanzó su límite de uso. Inténtalo más tarde.",
+      quota_exceeded: "Has alcanzado el límite de uso del chat por hoy. Vuelve a intentarlo mañana.",
       turn_in_progress: "Espera a que termine la respuesta anterior.",
+      too_many_connections: "Tienes el chat abierto en demasiadas pestañas. Cierra alguna y espera un momento.",
       lost: "Se perdió la conexión y tu mensaje no llegó. Envíalo de nuevo, por favor.",
       generic: "Algo salió mal. Inténtalo de nuevo."
     }
@@ -52,17 +53,18 @@ const I18N = {
       llm_stream_failed: "The answer was cut off by a service problem. Please try again.",
       agent_not_found: "This chat is not available right now.",
       store_unavailable: "We cannot serve you right now. Please try again in a few minutes.",
-      quota_exceeded: "The service has reached its usage limit. Please try again later.",
+      quota_exceeded: "You have reached today's chat limit. Please try again tomorrow.",
       turn_in_progress: "Please wait until the previous answer is finished.",
+      too_many_connections: "The chat is open in too many tabs. Close some of them and wait a moment.",
       lost: "The connection was lost before your message arrived. Please send it again.",
       generic: "Something went wrong. Please try again."
     }
   }
 };
-let lang = String(ds.lang || "es").toLowerCase().slice(0, 2);
-if (!I18N[lang]) lang = "es";
-const T = I18N[lang];
-let greeting = ds.greeting || null; // data-greeting, else the server's, else T.greeting
+// data-lang, else the agent's language (GET /api/v1/chat/agents/{id}), else es; unsupported ones: en
+const pickLang = (v) => { v = String(v || "").toLowerCase().slice(0, 2); return I18N[v] ? v : v ? "en" : "es"; };
+let lang = pickLang(ds.lang), T = I18N[lang];
+let greeting = ds.greeting || null; // data-greeting, else the agent's, else T.greeting
 const maxChars = parseInt(ds.maxChars, 10) > 0 ? parseInt(ds.maxChars, 10) : 4000;
 
 // ---- session id: random, per agent, in localStorage ----
@@ -124,7 +126,7 @@ box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;animation:cw-in .18s ease
 .cw-sources li{margin:3px 0}
 .cw-src-t{font-weight:600}
 .cw-sources a{color:var(--c)}
-.cw-src-s{display:block;color:var(--mut)}
+.cw-src-s{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;color:var(--mut)}
 .cw-notice{align-self:stretch;margin:0;padding:8px 12px;border-radius:10px;background:#fff5e6;border:1px solid #f0c27a;color:#5f3700;font-size:14px}
 .cw-typing{display:inline-flex;gap:4px;padding:6px 2px}
 .cw-typing span{width:7px;height:7px;border-radius:50%;background:#8c96a3;animation:cw-b 1.2s infinite ease-in-out}
@@ -171,29 +173,37 @@ try {
   if (script.nonce) st.nonce = script.nonce;
   root.appendChild(st);
 }
-const bubble = el("button", "cw-bubble", { type: "button", "aria-label": T.open, "aria-expanded": "false",
+const bubble = el("button", "cw-bubble", { type: "button", "aria-expanded": "false",
   "aria-controls": "cw-panel", "aria-haspopup": "dialog" });
 bubble.appendChild(icon("M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z", "M8.5 12h.01M12 12h.01M15.5 12h.01"));
 const panel = el("div", "cw-panel", { id: "cw-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "cw-title" });
 panel.hidden = true;
 const head = panel.appendChild(el("div", "cw-head"));
 const hd = head.appendChild(el("div", "cw-hd"));
-hd.appendChild(el("h2", "cw-title", { id: "cw-title" }, ds.title || T.title));
+const titleEl = hd.appendChild(el("h2", "cw-title", { id: "cw-title" }));
 const statusEl = hd.appendChild(el("p", "cw-status", { role: "status" }));
-const closeBtn = head.appendChild(el("button", "cw-x", { type: "button", "aria-label": T.close }));
+const closeBtn = head.appendChild(el("button", "cw-x", { type: "button" }));
 closeBtn.appendChild(icon("M6 6l12 12M18 6L6 18"));
-const log = panel.appendChild(el("div", "cw-log", { role: "log", "aria-live": "polite", "aria-label": T.log, tabindex: "0" }));
+const log = panel.appendChild(el("div", "cw-log", { role: "log", "aria-live": "polite", tabindex: "0" }));
 const form = panel.appendChild(el("form", "cw-form", { novalidate: "" }));
-const input = form.appendChild(el("textarea", "cw-input", { rows: "1", "aria-label": T.input, placeholder: T.input + "…",
-  enterkeyhint: "send", autocomplete: "off" }));
-const sendBtn = form.appendChild(el("button", "cw-send", { type: "submit", "aria-label": T.send }));
+const input = form.appendChild(el("textarea", "cw-input", { rows: "1", enterkeyhint: "send", autocomplete: "off" }));
+const sendBtn = form.appendChild(el("button", "cw-send", { type: "submit" }));
 sendBtn.appendChild(icon("M5 12h14", "M13 6l6 6-6 6"));
-const wrap = root.appendChild(el("div", "cw", { lang }));
+const wrap = root.appendChild(el("div", "cw"));
 wrap.append(bubble, panel);
+let agentName = "";
+const relabel = () => { // the widget's own texts, again when the agent's language arrives
+  for (const [n, t] of [[bubble, T.open], [closeBtn, T.close], [log, T.log], [input, T.input], [sendBtn, T.send]])
+    n.setAttribute("aria-label", t);
+  input.placeholder = T.input + "…";
+  titleEl.textContent = ds.title || agentName || T.title;
+  wrap.lang = lang;
+};
+relabel();
 
 // ---- state ----
 let isOpen = false, historyLoaded = false, historyBusy = null, needRefresh = false;
-let ws = null, attempts = 0, openedAt = 0, reconnectTimer = 0, fatal = false;
+let ws = null, attempts = 0, openedAt = 0, reconnectTimer = 0, fatal = false, lastCode = "";
 let turn = null; // phase: pending (not sent) | sent (no start yet) | streaming
 let coolUntil = 0, coolTimer = 0, flushHandle = 0;
 
@@ -247,7 +257,7 @@ const renderSources = (m, sources) => {
     li.appendChild(href ? el("a", "cw-src-t", { href, target: "_blank", rel: "noopener noreferrer nofollow" }, name)
       : el("span", "cw-src-t", null, name));
     const snip = str(s.snippet).replace(/\s+/g, " ").trim();
-    if (snip) li.appendChild(el("span", "cw-src-s", null, snip.length > 200 ? snip.slice(0, 199) + "…" : snip));
+    if (snip) li.appendChild(el("span", "cw-src-s", { title: snip }, snip.length > 160 ? snip.slice(0, 159) + "…" : snip));
   }
 };
 const notice = (text, code = "generic") => {
@@ -268,19 +278,35 @@ const showGreeting = () => {
   log.prepend(g);
 };
 
+// ---- GET JSON; a 404 agent_not_found rejects with that code ----
+const getJSON = (path, opts) => fetch(server + path, { headers: { Accept: "application/json" }, credentials: "omit", ...opts })
+  .then(async (r) => {
+    const body = await r.json().catch(() => null);
+    if (r.ok) return body;
+    throw new Error(body && body.code === "agent_not_found" ? body.code : "http " + r.status);
+  });
+
+// ---- the agent's public face: GET /api/v1/chat/agents/{agent} (name, language, greeting) ----
+let agentBusy = null;
+const loadAgent = () => agentBusy || (agentBusy = getJSON(`/api/v1/chat/agents/${agentId}`)
+  .then((a) => {
+    if (!a || typeof a !== "object") return;
+    if (!ds.lang && a.language) { lang = pickLang(a.language); T = I18N[lang]; }
+    if (!ds.greeting && typeof a.greeting === "string" && a.greeting.trim()) greeting = a.greeting;
+    if (typeof a.name === "string") agentName = a.name.trim();
+    relabel();
+    setConn(host.getAttribute("data-connection"));
+  }, (err) => { if (err.message === "agent_not_found") throw err; })); // older server, offline: defaults
+
 // ---- history: GET /api/v1/chat/history/{sid}/{agent} ----
 const loadHistory = () => {
   if (historyBusy) return historyBusy;
-  const url = `${server}/api/v1/chat/history/${encodeURIComponent(sid)}/${agentId}?limit=100`;
-  historyBusy = fetch(url, { headers: { Accept: "application/json" }, credentials: "omit", cache: "no-store" })
-    .then(async (r) => {
-      const body = await r.json().catch(() => null);
-      if (r.ok) return body;
-      if (body && body.code === "agent_not_found") throw new Error("agent_not_found");
-      if (r.status === 404) return [];
-      throw new Error("http " + r.status);
-    })
-    .then((data) => {
+  const url = `/api/v1/chat/history/${encodeURIComponent(sid)}/${agentId}?limit=100`;
+  historyBusy = Promise.all([getJSON(url, { cache: "no-store" }).catch((e) => {
+    if (e.message === "http 404") return [];
+    throw e;
+  }), loadAgent()])
+    .then(([data]) => {
       const list = Array.isArray(data) ? data : data && data.messages;
       if (!ds.greeting && typeof data?.greeting === "string" && data.greeting.trim()) greeting = data.greeting;
       if (turn) return; // never wipe a turn in flight
@@ -322,6 +348,7 @@ const connect = () => {
   ws = sock;
   sock.onopen = () => {
     if (ws !== sock) return;
+    lastCode = "";
     openedAt = Date.now();
     setConn("open");
     if (needRefresh && !turn) { needRefresh = false; loadHistory(); }
@@ -329,7 +356,6 @@ const connect = () => {
   };
   sock.onmessage = (ev) => {
     if (ws !== sock) return;
-    attempts = 0;
     let f = null;
     try { f = JSON.parse(ev.data); } catch { return; }
     if (f && typeof f === "object") onFrame(f);
@@ -346,7 +372,8 @@ const scheduleReconnect = () => {
 const onDrop = (ev) => {
   if (openedAt && Date.now() - openedAt > 10000) attempts = 0;
   openedAt = 0;
-  if (ev.code === 1008) { // policy close (unknown agent): do not retry
+  if (ev.code === 1000 && !turn) { setConn("idle"); return; } // closed for idleness: reconnect on the next send
+  if (ev.code === 1008 && lastCode !== "too_many_connections") { // policy close (unknown agent): do not retry
     fatal = true;
     if (turn) failTurn(null);
     setConn("closed");
@@ -375,6 +402,7 @@ const transmit = () => {
 
 const onFrame = (f) => {
   if (f.type === "error") { onError(f); return; }
+  attempts = 0; // the connection works (an error frame alone does not say so)
   if (!turn) return;
   if (f.type === "start") {
     turn.phase = "streaming";
@@ -411,7 +439,7 @@ const flush = () => {
 };
 const finishBubble = (t) => { t.bubble.querySelector(".cw-typing")?.remove(); t.bubble.removeAttribute("aria-busy"); };
 const onError = (f) => {
-  const code = str(f.code) || "generic";
+  const code = lastCode = str(f.code) || "generic";
   if (turn) failTurn(code, f.retry_after);
   else notice(errorText(code, f.retry_after), code);
   if (code === "agent_not_found") { fatal = true; updateSend(); }
@@ -421,8 +449,13 @@ const failTurn = (code, retryAfter) => {
   turn = null;
   cancelFlush();
   if (t.buf) { t.textEl.textContent = t.buf; setStatus(t.bubble, "failed"); finishBubble(t); }
-  else t.bubble.remove();
-  if (!t.buf && !input.value) input.value = t.text; // back to the input, to retry
+  else {
+    t.bubble.remove();
+    // refused before it was stored (rate limit, quota, too long…): not part of the conversation; the model's
+    // failures (llm_*) keep it, as the server does
+    if (!/^llm_/.test(code) && t.phase !== "streaming") t.user.remove();
+    if (!input.value) input.value = t.text; // back to the input, to retry
+  }
   if (code) notice(code === "lost" ? T.e.lost : errorText(code, retryAfter), code);
   if (code === "rate_limited") {
     const ms = Math.min(Number(retryAfter) > 0 ? Number(retryAfter) : 5, 300) * 1000;
@@ -439,13 +472,12 @@ const send = (text) => {
   if (!text || turn || fatal || Date.now() < coolUntil) return false;
   log.querySelectorAll(".cw-notice").forEach((n) => n.remove());
   if (text.length > maxChars) { notice(errorText("message_too_long"), "message_too_long"); return false; }
-  addMessage("user", text);
-  const b = addMessage("assistant", "", {});
+  const u = addMessage("user", text), b = addMessage("assistant", "", {});
   b.setAttribute("aria-busy", "true");
   const ty = el("span", "cw-typing", { role: "img", "aria-label": T.typing });
   ty.append(el("span"), el("span"), el("span"));
   b.insertBefore(ty, b.lastChild);
-  turn = { text, phase: "pending", resent: false, bubble: b, textEl: b.querySelector(".cw-text"), node: null,
+  turn = { text, phase: "pending", resent: false, user: u, bubble: b, textEl: b.querySelector(".cw-text"), node: null,
     buf: "", shown: 0, sources: null };
   updateSend();
   if (ws && ws.readyState === 1) transmit(); else { attempts = 0; connect(); }
@@ -497,6 +529,7 @@ addEventListener("online", () => { if (!ws && !fatal && (isOpen || turn || needR
 
 const mount = () => {
   document.body.appendChild(host);
+  if (!ds.lang) loadAgent().catch(() => {}); // the bubble's label follows the agent's language
   updateSend();
   if (store("sessionStorage", OKEY) === "1") open(false); // stays open across the site's pages
 };

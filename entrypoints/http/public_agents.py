@@ -1,0 +1,36 @@
+"""What a visitor's client may read of an agent (public, like the chat routes).
+
+The widget needs the agent's name, language and greeting before the first turn, but the agent routes are
+admin-only and hold the system prompt and model. This route exposes only the fields a widget may show.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from application.agents import AgentService
+
+
+class PublicAgentOut(msgspec.Struct):
+    """An agent as a visitor may see it: never its system prompt, model or retrieval settings."""
+
+    id: int
+    name: str
+    language: str
+    greeting: str | None
+
+
+class PublicAgentController(Controller):
+    path = "/api/v1/chat/agents"
+    tags = ["chat"]
+
+    @get("/{agent_id:int}", summary="What a chat widget may show of an agent (name, language, greeting)")
+    async def public_agent(
+        self, agent_id: FromPath[int], agents: NamedDependency[AgentService]
+    ) -> PublicAgentOut:
+        agent = await agents.get(agent_id)
+        spec = agent.spec
+        return PublicAgentOut(agent.id, spec.name, spec.language, spec.greeting)
