@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -82,6 +82,7 @@ class _ReplyRecorder:
     def __init__(self, conversations: ConversationRepository, admission: ChatAdmission | None) -> None:
         self._conversations = conversations
         self._admission = admission
+        self.pending: set[asyncio.Task[None]] = set()  # writes outliving a cancelled turn (see drain)
 
     async def finish(
         self,
@@ -101,8 +102,12 @@ class _ReplyRecorder:
             sources=turn.sources,
             error=error,
         )
-        # Shielded: a cancellation arriving now must not leave the reply half-recorded.
-        await asyncio.shield(self._record(turn, final, usage))
+        # Shielded: a cancellation arriving now must not leave the reply half-recorded. The write is a task of
+        # its own, kept in `pending` until done, so a shutdown can wait for it before closing the store.
+        write = asyncio.ensure_future(self._record(turn, final, usage))
+        self.pending.add(write)
+        write.add_done_callback(self.pending.discard)
+        await asyncio.shield(write)
         return final
 
     async def _record(self, turn: _Turn, final: Message, usage: Usage | None) -> None:
@@ -129,7 +134,9 @@ class _ReplyRecorder:
         """Record a reply while the turn is torn down; a store fault is logged, not raised."""
         try:
             await self.finish(turn, content, status)
-        except (CentralitaError, asyncio.CancelledError):
+        except asyncio.CancelledError:
+            pass  # cancelled again (anyio cancel scopes repeat it): the shielded write goes on regardless
+        except CentralitaError:
             log.warning("could not record the %s reply %s", status.value, turn.reply.id)
 
 
@@ -155,9 +162,31 @@ class ChatService:
         self._limits = limits
         self._clock = clock
         self._replies = _ReplyRecorder(conversations, admission)
+        self._in_flight = 0  # turns whose reply is not recorded yet
+
+    async def drain(self, seconds: float) -> int:
+        """Wait until the turns in flight have recorded their replies (at shutdown, before the store closes).
+
+        Returns how many are still running after `seconds`.
+        """
+        with suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while self._in_flight or self._replies.pending:  # noqa: ASYNC110 - counters, polled briefly
+                    await asyncio.sleep(0.02)
+        return self._in_flight + len(self._replies.pending)
+
+    def _turn_ended(self) -> None:
+        self._in_flight -= 1
 
     async def answer(self, request: ChatRequest) -> ChatAnswer:
         """A whole answer (REST)."""
+        self._in_flight += 1
+        try:
+            return await self._answer(request)
+        finally:
+            self._turn_ended()
+
+    async def _answer(self, request: ChatRequest) -> ChatAnswer:
         turn = await self._begin(request)
         try:
             reply = await self._model.complete(turn.model_request)
@@ -183,19 +212,24 @@ class ChatService:
 
     async def open_stream(self, request: ChatRequest) -> ReplyStream:
         """Steps 1–4 and the model's first piece; errors before that are raised, later ones become events."""
-        turn = await self._begin(request)
-        deltas = aiter(self._model.stream(turn.model_request))
+        self._in_flight += 1  # until the stream's events end (ReplyStream calls back)
         try:
-            first: ModelDelta | None = await anext(deltas)
-        except StopAsyncIteration:
-            first = None
-        except CentralitaError as error:
-            await self._replies.finish(turn, "", MessageStatus.FAILED, error=error.code)
-            raise
+            turn = await self._begin(request)
+            deltas = aiter(self._model.stream(turn.model_request))
+            try:
+                first: ModelDelta | None = await anext(deltas)
+            except StopAsyncIteration:
+                first = None
+            except CentralitaError as error:
+                await self._replies.finish(turn, "", MessageStatus.FAILED, error=error.code)
+                raise
+            except BaseException:
+                await self._replies.finish_quietly(turn, "", MessageStatus.INTERRUPTED)
+                raise
         except BaseException:
-            await self._replies.finish_quietly(turn, "", MessageStatus.INTERRUPTED)
+            self._turn_ended()
             raise
-        return ReplyStream(self._replies, turn, deltas, first)
+        return ReplyStream(self._replies, turn, deltas, first, self._turn_ended)
 
     async def _begin(self, request: ChatRequest) -> _Turn:
         session_id = validate_session_id(request.session_id)
@@ -244,7 +278,9 @@ class ReplyStream:
         turn: _Turn,
         deltas: AsyncIterator[ModelDelta],
         first: ModelDelta | None,
+        on_end: Callable[[], None] = lambda: None,
     ) -> None:
+        self._on_end = on_end
         self._replies = replies
         self._turn = turn
         self._deltas = deltas
@@ -253,6 +289,14 @@ class ReplyStream:
         self.conversation_id = turn.reply.conversation_id
 
     async def events(self) -> AsyncIterator[StreamEvent]:
+        try:
+            async with aclosing(self._events()) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._on_end()
+
+    async def _events(self) -> AsyncGenerator[StreamEvent, None]:
         turn = self._turn
         parts: list[str] = []
         usage: Usage | None = None

@@ -8,7 +8,7 @@ import logging.config
 from typing import Any
 
 from entrypoints.http.request_id import RequestIdFilter
-from entrypoints.startup import StartupFailureFilter
+from entrypoints.startup import ShutdownCancelFilter, StartupFailureFilter
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,12 +44,16 @@ def logging_config(level: str = "INFO", fmt: str = "text") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
         # Every line carries its request id ("-" outside a request); a failed startup is one clear line.
-        "filters": {"request_id": {"()": RequestIdFilter}, "startup": {"()": StartupFailureFilter}},
+        "filters": {
+            "request_id": {"()": RequestIdFilter},
+            "startup": {"()": StartupFailureFilter},
+            "shutdown": {"()": ShutdownCancelFilter},
+        },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "filters": ["request_id", "startup"],
+                "filters": ["request_id", "startup", "shutdown"],
             }
         },
         "root": {"handlers": ["console"], "level": level.upper()},

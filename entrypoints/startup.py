@@ -8,6 +8,7 @@ the full traceback stays available at DEBUG level (LOG_LEVEL=DEBUG).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -41,6 +42,25 @@ class StartupFailureFilter(logging.Filter):
         if summary is None:
             return True
         record.msg, record.args, record.exc_info, record.exc_text = f"startup failed: {summary}", (), None, None
+        return True
+
+
+class ShutdownCancelFilter(logging.Filter):
+    """A stream still open when the SIGTERM grace period ends is cancelled by uvicorn, which logs the
+    cancellation as "Exception in ASGI application" with a traceback. It is expected (the reply is stored
+    `interrupted`): one line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.error" and record.exc_info:
+            error = record.exc_info[1]
+            if isinstance(error, asyncio.CancelledError) and "graceful shutdown" in str(error):
+                record.msg, record.args, record.exc_info, record.exc_text = (
+                    "a response still streaming was cut by the shutdown (its reply is stored as interrupted)",
+                    (),
+                    None,
+                    None,
+                )
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 

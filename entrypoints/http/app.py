@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             log_access_rules(settings)
             log.info("centralita ready: storage=%s, model=%s", settings.storage, settings.llm_model)
             yield
+            # Turns cut short by the shutdown record their replies before the store closes.
+            if unfinished := await container.chat_service().drain(seconds=5.0):
+                log.warning("shutting down with %d turn(s) whose reply may not be recorded", unfinished)
         finally:
             if settings.storage == "mongodb":
                 await container.mongo().close()
