@@ -257,7 +257,7 @@ const renderSources = (m, sources) => {
     li.appendChild(href ? el("a", "cw-src-t", { href, target: "_blank", rel: "noopener noreferrer nofollow" }, name)
       : el("span", "cw-src-t", null, name));
     const snip = str(s.snippet).replace(/\s+/g, " ").trim();
-    if (snip) li.appendChild(el("span", "cw-src-s", { title: snip }, snip.length > 160 ? snip.slice(0, 159) + "…" : snip));
+    if (snip) li.appendChild(el("span", "cw-src-s", { title: snip }, snip.slice(0, 400)));
   }
 };
 const notice = (text, code = "generic") => {
