@@ -24,6 +24,7 @@ from application.chat import ChatRequest, ChatService
 from domain.errors import CentralitaError, TooManyRequests
 from domain.visitors import validate_session_id
 from entrypoints.http.client_address import client_address
+from entrypoints.http.coalesce import coalesced
 from entrypoints.http.events import encode_event, encode_payload, error_payload
 from entrypoints.http.rate_limits import admission_of
 from entrypoints.http.socket_limits import FrameTooLarge, IdleTimeout, SessionConnections, read_frame
@@ -150,8 +151,8 @@ class ChatSocket:
             return
         except WebSocketDisconnect:
             return
-        try:
-            async with aclosing(stream.events()) as events:
+        try:  # token pieces that pile up while a frame is being sent leave together (coalesce.py)
+            async with aclosing(coalesced(stream.events())) as events:
                 async for event in events:
                     meter.observe(event)
                     async with self._send_lock:

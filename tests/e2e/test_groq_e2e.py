@@ -72,7 +72,8 @@ async def test_websocket_turns_stream_and_are_kept(server: str, fake_groq: FakeL
     for turn in (first, second):
         assert [e["type"] for e in turn[:2]] == ["start", "sources"] and turn[-1]["type"] == "end"
         tokens = [e["content"] for e in turn if e["type"] == "token"]
-        assert len(tokens) == 12 and "".join(tokens) == turn[-1]["answer"]
+        # 12 pieces from the model; pieces that arrive together may share a frame (entrypoints/http/coalesce.py)
+        assert 1 <= len(tokens) <= 12 and "".join(tokens) == turn[-1]["answer"]
         assert turn[-1]["usage"]["output_tokens"] == 12
     seqs = [e["seq"] for e in first + second]
     assert seqs == list(range(1, len(seqs) + 1))
