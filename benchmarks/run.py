@@ -67,9 +67,10 @@ class Plan:
     idle: int = 1000
     retrieval_chunks: int = 10_000
     retrieval_queries: int = 500
+    without_retrieval_at: tuple[int, ...] = (50, 200)  # where the no-retrieval agent is measured too
 
 
-QUICK = Plan(rounds=1, rest_seconds=3, ws_turns=2, retrieval_queries=200)
+QUICK = Plan(rounds=1, rest_seconds=2, ws_turns=2, retrieval_queries=200, without_retrieval_at=(50,))
 FULL = Plan(rounds=3, rest_seconds=8, ws_turns=2)
 
 
@@ -308,10 +309,13 @@ async def rest_comparison(
     plan: Plan, llm: str, bare: str, central: str, agents: tuple[int, int]
 ) -> dict[int, dict[str, Sample]]:
     results: dict[int, dict[str, Sample]] = {}
-    for concurrency in plan.concurrencies:
+    for n in plan.concurrencies:
+        concurrency = n
         merged = {name: Sample() for name in NAMES}
         for order in rotations(plan.rounds, NAMES):
             for name in order:
+                if name == "no_retrieval" and n not in plan.without_retrieval_at:
+                    continue
                 if name == "llm":
                     sample = await load.llm_turns(llm, KEY, concurrency, plan.rest_seconds)
                 else:
@@ -330,10 +334,13 @@ async def ws_comparison(
     plan: Plan, llm: str, bare: str, central: str, agents: tuple[int, int]
 ) -> dict[int, dict[str, Sample]]:
     results: dict[int, dict[str, Sample]] = {}
-    for sessions in plan.concurrencies:
+    for n in plan.concurrencies:
+        sessions = n
         merged = {name: Sample() for name in NAMES}
         for r, order in enumerate(rotations(plan.rounds, NAMES)):
             for name in order:
+                if name == "no_retrieval" and n not in plan.without_retrieval_at:
+                    continue
                 if name == "llm":
                     sample = await load.llm_streams(llm, KEY, sessions, plan.ws_turns)
                 else:
@@ -471,7 +478,7 @@ def figures(rest: dict[int, dict[str, Sample]], ws: dict[int, dict[str, Sample]]
         out["ws_ttft_over_llm_p50_ms"][str(n)] = round(mine, 2)
         out["bare_ws_ttft_over_llm_p50_ms"][str(n)] = round(theirs, 2)
         out["ws_ttft_ratio_vs_bare_p50"][str(n)] = round(mine / theirs, 2) if theirs > 0 else None
-        plain_ws = pct(s["no_retrieval"].ttft_ms, 50) - llm_ttft
+        plain_ws = pct(s["no_retrieval"].ttft_ms, 50) - llm_ttft  # nan where not measured
         out["ws_ttft_over_llm_p50_ms_without_retrieval"][str(n)] = round(plain_ws, 2)
         out["ws_ttft_ratio_vs_bare_p50_without_retrieval"][str(n)] = (
             round(plain_ws / theirs, 2) if theirs > 0 else None
@@ -617,6 +624,17 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _finite(value: Any) -> Any:
+    """NaN (a figure not measured in this mode) as JSON null."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -675,7 +693,7 @@ def main() -> None:
             "plan": plan.__dict__,
             "elapsed_s": round(elapsed, 1),
         }
-        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False))
+        args.json.write_text(json.dumps(_finite(document), indent=2, ensure_ascii=False))
         print(f"wrote {args.json}")
 
 
