@@ -38,9 +38,9 @@ class ChatSocket:
     def __init__(
         self,
         socket: WebSocket,
-        chat: NamedDependency[ChatService],
-        session_id: FromPath[str],
-        agent_id: FromPath[int],
+        chat: ChatService,
+        session_id: str,
+        agent_id: int,
     ) -> None:
         self._socket = socket
         self._chat = chat
@@ -50,7 +50,7 @@ class ChatSocket:
         self._send_lock = asyncio.Lock()  # frames leave in `seq` order even when two tasks send
         self._turn: asyncio.Task[None] | None = None
 
-    async def serve(self, agents: NamedDependency[AgentService]) -> None:
+    async def serve(self, agents: AgentService) -> None:
         await self._socket.accept()
         with OpenWebSocket():
             await self._serve(agents)
