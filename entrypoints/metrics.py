@@ -141,7 +141,13 @@ def _registry() -> Any:
     return REGISTRY
 
 
-@get("/metrics", summary="Prometheus metrics", tags=["operations"], sync_to_thread=False)
+@get(
+    "/metrics",
+    summary="Prometheus metrics",
+    tags=["operations"],
+    sync_to_thread=False,
+    media_type=CONTENT_TYPE_LATEST,  # documented as what it is, not JSON
+)
 def metrics() -> Response[bytes]:
     """Requests, chat turns, tokens, LLM latency and errors, retrieval latency (Prometheus text format)."""
     return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -25,6 +25,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import health, ready
 from entrypoints.http.llm import LegacyGroqController, LlmController
 from entrypoints.http.middleware import install as install_middleware
+from entrypoints.http.openapi_errors import declare_error_responses
 from entrypoints.http.public_agents import PublicAgentController
 from entrypoints.http.security import log_access_rules
 from entrypoints.metrics import metrics, metrics_middleware
@@ -96,4 +97,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         request_max_body_size=settings.max_request_bytes,
     )
     install_middleware(app, settings)  # request id, security headers, access log, WebSocket origins
+    declare_error_responses(app)  # every operation documents its {"detail", "code"} errors
     return app

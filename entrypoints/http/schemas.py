@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from litestar.params import KwargDefinition
 
 from application.chat import ChatAnswer
 from application.ports.chat_model import KeyCheck, ModelInfo, ProviderCheck
@@ -18,18 +19,33 @@ from domain.visitors import Visitor
 # --- requests -------------------------------------------------------------------------------------------
 
 
+# Documented, not enforced here: the chat turn checks these rules itself and answers with the stable codes of
+# PRODUCT.md (422 invalid_session_id, 413 message_too_long, 422 invalid_characters, …).
+_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+SessionId = Annotated[str, KwargDefinition(schema_extra={"pattern": "^[A-Za-z0-9._:-]{1,128}$"})]
+VisitorText = Annotated[
+    str,
+    KwargDefinition(
+        max_length=4000,
+        description="Non-blank text of at most MAX_MESSAGE_CHARS (default 4000) characters; no control characters.",
+        schema_extra={"pattern": f"^[^{_CONTROL}]*[^{_CONTROL}\\s][^{_CONTROL}]*$"},
+    ),
+]
+Origin = Annotated[str | None, KwargDefinition(schema_extra={"pattern": "^[A-Za-z0-9._:-]{0,32}$"})]
+
+
 class ChatBody(msgspec.Struct, kw_only=True):
     agent_id: int
-    message: str
-    session_id: str
-    origin: str | None = None
+    message: VisitorText
+    session_id: SessionId
+    origin: Origin = None
 
 
 class LegacyChatBody(msgspec.Struct, kw_only=True):
     id_agente: int
-    mensaje: str
-    session_id: str
-    origin: str | None = None
+    mensaje: VisitorText
+    session_id: SessionId
+    origin: Origin = None
 
 
 class AgentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

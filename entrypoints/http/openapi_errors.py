@@ -1,0 +1,57 @@
+"""The error answers every operation may give, declared in the OpenAPI schema (clients and fuzzers read it),
+and the session id rule on every `session_id` parameter.
+
+Every error is JSON `{"detail", "code"}` (entrypoints/http/errors.py); which statuses can happen is the same
+list for every route, so it is added to each operation once the app is built, rather than repeated on each
+handler.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+ERROR_STATUSES = {
+    "400": "Malformed request (e.g. the body is not JSON).",
+    "401": "A valid X-API-Key is required (admin routes, ADMIN_API_KEY set).",
+    "403": "Admin routes answer only loopback clients while ADMIN_API_KEY is unset.",
+    "404": "Nothing with that id (or nothing served at that path).",
+    "405": "Method not allowed on this path.",
+    "409": "Conflict with the current state.",
+    "413": "The message or the body is too large (`message_too_long`, `request_too_large`).",
+    "415": "Unsupported media or document type.",
+    "422": "Well-formed but invalid (`invalid_session_id`, `empty_message`, `invalid_characters`, …).",
+    "429": "Rate limited (`rate_limited`) or daily token quota spent (`quota_exceeded`); see Retry-After.",
+    "500": "An unexpected failure on our side (`internal_error`); never any internal detail.",
+    "503": "A dependency is unavailable (`llm_unavailable`, `store_unavailable`, …).",
+}
+
+SESSION_ID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"
+
+ERROR_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={"detail": Schema(type=OpenAPIType.STRING), "code": Schema(type=OpenAPIType.STRING)},
+    required=["detail", "code"],
+)
+
+
+def declare_error_responses(app: Litestar) -> None:
+    for path_item in (app.openapi_schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(path_item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            for status, description in ERROR_STATUSES.items():
+                responses.setdefault(
+                    status,
+                    OpenAPIResponse(
+                        description=description, content={"application/json": OpenAPIMediaType(schema=ERROR_BODY)}
+                    ),
+                )
+            operation.responses = responses
+            for parameter in operation.parameters or []:
+                # Path and query session ids follow the visitor rule (checked by the use cases, 422).
+                if getattr(parameter, "name", None) == "session_id" and isinstance(parameter.schema, Schema):
+                    parameter.schema.pattern = SESSION_ID_PATTERN

@@ -1,0 +1,84 @@
+"""schemathesis against the app's own OpenAPI schema: no 5xx, no response outside the schema, every check.
+
+A bounded number of examples per operation keeps the suite fast; the model is the scripted fake, storage is
+in memory, and the rate limits are off (they would answer 429 to a fuzzer, which is correct but not the point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from dependency_injector import providers
+from hypothesis import HealthCheck, given, settings
+from litestar import Litestar
+from litestar.testing import TestClient
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+from tests.fakes.chat_model import ScriptedChatModel
+
+
+@pytest.fixture(scope="module")
+def fuzzed_app() -> Iterator[Litestar]:
+    config = Settings(
+        _env_file=None, STORAGE="memory", RATE_LIMIT_SESSION_PER_MINUTE=0, RATE_LIMIT_IP_PER_MINUTE=0
+    )
+    container = build_container(config)
+    container.chat_model.override(providers.Object(ScriptedChatModel()))
+    app = create_app(config, container)
+    with TestClient(app):  # runs the lifespan: stores, default agent, knowledge index
+        yield app
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzzed_app: Litestar) -> Any:
+    return schemathesis.openapi.from_asgi("/docs/openapi.json", fuzzed_app)
+
+
+# The chat routes document every rule their input follows, so schema-valid input must be accepted there too
+# (positive_data_acceptance). The admin shapes (agents, documents) do not yet declare their field rules (name
+# length, temperature range, …): there that one check is left out; every other check runs everywhere.
+STRICT_PREFIXES = ("/api/v1/chat", "/api/v1/groq/chat")
+
+
+def _relaxed_checks(case: Any) -> list[Any]:
+    return [] if case.operation.path.startswith(STRICT_PREFIXES) else [positive_data_acceptance]
+
+
+def _trailing_newline_artifact(case: Any) -> bool:
+    """Python's `$` also matches before a final newline, ECMA's (the schema's dialect) does not: hypothesis then
+    generates `"abc\\n"` for `^[A-Za-z0-9._:-]{1,128}$`, which the API rightly refuses. Such cases are skipped."""
+    values: list[Any] = []
+    for part in (case.body, case.path_parameters, case.query):
+        if isinstance(part, dict):
+            values += [part.get("session_id"), part.get("origin")]
+    return any(isinstance(value, str) and value.endswith("\n") for value in values)
+
+
+def test_the_api_keeps_its_own_contract(api_schema: Any) -> None:
+    """Every operation, a dozen generated cases each, every schemathesis check; all failures reported at once."""
+    failures: dict[str, set[str]] = {}
+    calls = 0
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+
+        @given(operation.as_strategy())
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case: Any) -> None:
+            nonlocal calls
+            if _trailing_newline_artifact(case):
+                return
+            calls += 1
+            try:
+                case.call_and_validate(excluded_checks=_relaxed_checks(case))
+            except Exception as error:  # collected and reported below
+                failures.setdefault(case.operation.label, set()).add(f"{type(error).__name__}: {error}"[:600])
+
+        check()
+    assert calls > 100
+    assert not failures, "\n\n".join(f"{label}:\n  " + "\n  ".join(sorted(problems)) for label, problems in failures.items())
