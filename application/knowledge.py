@@ -140,7 +140,10 @@ class KnowledgeService:
 
 
 class EmbeddingRetriever(KnowledgeRetriever):
-    """Embeds the question as a query and asks the store for the agent's closest chunks."""
+    """Embeds the question as a query and asks the store for the agent's closest chunks.
+
+    Nothing is embedded for an agent without documents (the store answers that from memory) or with k = 0.
+    """
 
     def __init__(self, store: KnowledgeStore, embedder: Embedder) -> None:
         self._store = store
@@ -149,7 +152,8 @@ class EmbeddingRetriever(KnowledgeRetriever):
     async def retrieve(
         self, agent_id: int, query: str, k: int, min_score: float | None = None
     ) -> list[ScoredChunk]:
-        if k <= 0 or not query.strip():
+        # The query embedding is most of a turn's CPU (docs/performance.md): skip it when it cannot matter.
+        if k <= 0 or not query.strip() or not await self._store.has_documents(agent_id):
             return []
         vector = await self._embedder.embed_query(query)
         return await self._store.search(agent_id, vector, k, min_score)

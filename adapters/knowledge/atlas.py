@@ -13,6 +13,7 @@ and runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,9 +96,19 @@ def search_options(agent_id: int, min_score: float | None) -> dict[str, Any]:
 
 
 class AtlasKnowledgeStore(KnowledgeStore):
-    def __init__(self, records: MongoKnowledgeRecords, chunks: Collection[Any], index_name: str = INDEX_NAME):
+    def __init__(
+        self,
+        records: MongoKnowledgeRecords,
+        chunks: Collection[Any],
+        index_name: str = INDEX_NAME,
+        *,
+        check_interval: float = 1.0,
+    ):
         self.records = records
         self._vectors = vector_store(chunks, index_name)
+        # agent_id -> (has documents, when checked): one indexed point read per agent per `check_interval`.
+        self._check_interval = check_interval
+        self._has: dict[int, tuple[bool, float]] = {}
 
     @property
     def vectorstore(self) -> MongoDBAtlasVectorSearch:
@@ -108,15 +119,30 @@ class AtlasKnowledgeStore(KnowledgeStore):
 
     async def add(self, document: KnowledgeDocument, chunks: Sequence[EmbeddedChunk]) -> None:
         await self.records.add(document, chunks)
+        self._has[document.agent_id] = (True, time.monotonic())
 
     async def documents(self, agent_id: int, limit: int, offset: int) -> list[KnowledgeDocument]:
         return await self.records.list(agent_id, limit, offset)
 
     async def delete(self, agent_id: int, document_id: str) -> bool:
+        self._has.pop(agent_id, None)
         return await self.records.delete(agent_id, document_id)
 
     async def delete_agent(self, agent_id: int) -> int:
+        self._has.pop(agent_id, None)
         return await self.records.delete_agent(agent_id)
+
+    async def has_documents(self, agent_id: int) -> bool:
+        """A cached indexed point read (another host's change is seen within `check_interval`)."""
+        now = time.monotonic()
+        cached = self._has.get(agent_id)
+        if cached is not None and now - cached[1] < self._check_interval:
+            return cached[0]
+        found = await self.records.has_documents(agent_id)
+        if len(self._has) > 10_000:
+            self._has.clear()
+        self._has[agent_id] = (found, now)
+        return found
 
     async def stored_dimensions(self) -> int | None:
         return await self.records.stored_dimensions()

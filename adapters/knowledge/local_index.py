@@ -57,6 +57,10 @@ class LocalVectorIndex:
             return int(index.matrix.shape[1])
         return None
 
+    def has(self, agent_id: int) -> bool:
+        """Whether the agent has any chunk indexed (a dict lookup)."""
+        return agent_id in self._agents
+
     def clear(self) -> None:
         self._agents.clear()
         self._documents.clear()

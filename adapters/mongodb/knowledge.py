@@ -160,6 +160,10 @@ class MongoKnowledgeRecords:
             found += [chunk_from(r) async for r in cursor]
         return found
 
+    @store_operation("check an agent's documents")
+    async def has_documents(self, agent_id: int) -> bool:
+        return await self.documents.find_one({"agent_id": agent_id}, {"_id": 1}) is not None
+
     @store_operation("read a stored vector")
     async def stored_dimensions(self) -> int | None:
         record = await self.chunks.find_one({}, {"embedding": 1})
@@ -210,6 +214,12 @@ class MongoKnowledgeStore(KnowledgeStore):
     ) -> list[ScoredChunk]:
         await self.sync()
         return self._index.search(agent_id, vector, k, min_score)
+
+    async def has_documents(self, agent_id: int) -> bool:
+        # The same catch-up as a search (a point read at most every `check_interval`, usually none), so a
+        # document added through another worker is seen here as soon as a search would find it.
+        await self.sync()
+        return self._index.has(agent_id)
 
     async def stored_dimensions(self) -> int | None:
         return await self.records.stored_dimensions()

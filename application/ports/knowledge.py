@@ -52,6 +52,14 @@ class KnowledgeStore(ABC):
         """At most `k` chunks of agent `agent_id`, most similar to `vector` first, none below `min_score`."""
 
     @abstractmethod
+    async def has_documents(self, agent_id: int) -> bool:
+        """Whether the agent has any searchable chunk — cheap (in-process) enough to ask on every turn.
+
+        False lets the retriever skip the query embedding. It may err towards True (a search then finds
+        nothing), never towards False for an agent whose chunks this store's `search` would return.
+        """
+
+    @abstractmethod
     async def stored_dimensions(self) -> int | None:
         """The dimension of the stored vectors, or None while nothing is stored."""
 

@@ -140,3 +140,22 @@ class KnowledgeStoreContract:
         assert await store.search(1, E1, 10) == []
         assert await store.documents(1, 100, 0) == []
         assert [c.document_id for c in await store.search(2, E1, 10)] == [other.document_id]
+
+    async def test_has_documents_follows_adds_and_deletes(self, store: KnowledgeStore) -> None:
+        assert await store.has_documents(1) is False
+        first = await self.add(store, 1, "first", [E1])
+        second = await self.add(store, 1, "second", [E2])
+        await self.add(store, 2, "other", [E1])
+        await self.settle()
+        assert await store.has_documents(1) is True
+        assert await store.has_documents(2) is True
+        assert await store.has_documents(3) is False
+        assert await store.delete(1, first.document_id) is True
+        await self.settle()
+        assert await store.has_documents(1) is True  # one document left
+        assert await store.delete(1, second.document_id) is True
+        await self.settle()
+        assert await store.has_documents(1) is False
+        assert await store.delete_agent(2) == 1
+        await self.settle()
+        assert await store.has_documents(2) is False

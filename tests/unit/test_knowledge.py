@@ -122,3 +122,15 @@ async def test_deleting_an_agent_deletes_its_knowledge() -> None:
     await service.delete(1)
     assert await store.documents(1, 100, 0) == []
     assert await store.search(1, (1.0, 0.0), 4) == []
+
+
+async def test_an_agent_without_documents_costs_no_query_embedding(setup) -> None:  # type: ignore[no-untyped-def]
+    service, retriever, embedder, _ = setup
+    assert await retriever.retrieve(1, "router", 4) == []
+    assert embedder.queries == []
+    doc = await service.add_text(1, "Router", "router router")
+    assert [c.document_id for c in await retriever.retrieve(1, "router", 4)] == [doc.document_id]
+    assert embedder.queries == ["router"]
+    await service.delete(1, doc.document_id)
+    assert await retriever.retrieve(1, "router again", 4) == []
+    assert embedder.queries == ["router"]
