@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 
 from adapters.knowledge.atlas import AtlasKnowledgeStore, chunks_collection
 from adapters.knowledge.files import FileReader, RecursiveSplitter
+from adapters.knowledge.health import KnowledgeHealthProbe
 from adapters.knowledge.memory import MemoryKnowledgeStore
 from adapters.langchain.chat_model import LangChainChatModel, LlmConfig
 from adapters.langchain.embeddings import LangChainEmbedder
@@ -178,7 +179,10 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda s: DocumentLimits(s.max_document_bytes), settings),
     )
     conversation_queries = providers.Singleton(ConversationQueries, conversations, visitors, agents)
-    diagnostics = providers.Singleton(Diagnostics, chat_model, providers.List(store_probe))
+    knowledge_probe = providers.Singleton(
+        KnowledgeHealthProbe, knowledge_store, embedder, providers.Callable(knowledge_backend, settings)
+    )
+    diagnostics = providers.Singleton(Diagnostics, chat_model, providers.List(store_probe, knowledge_probe))
 
 
 def build_container(settings: Settings) -> Container:

@@ -119,7 +119,7 @@ def test_llm_diagnostics_and_legacy_aliases(client: TestClient, model: ScriptedC
 def test_health_ready_and_docs(client: TestClient, model: ScriptedChatModel) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready")
-    assert ready.status_code == 200 and set(ready.json()["components"]) == {"store", "llm"}
+    assert ready.status_code == 200 and set(ready.json()["components"]) == {"store", "knowledge", "llm"}
     model.unavailable = "set GROQ_API_KEY"
     not_ready = client.get("/ready")
     assert not_ready.status_code == 503
