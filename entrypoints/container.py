@@ -10,7 +10,6 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from adapters.knowledge.atlas import AtlasKnowledgeStore, chunks_collection
 from adapters.knowledge.files import FileReader, RecursiveSplitter
 from adapters.knowledge.health import KnowledgeHealthProbe
 from adapters.knowledge.memory import MemoryKnowledgeStore
@@ -35,6 +34,7 @@ from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
 from application.knowledge import DocumentLimits, EmbeddingRetriever, KnowledgeService
 from application.limits import ChatAdmission, TrafficLimits
+from application.ports.knowledge import KnowledgeStore
 from application.prompt import PromptBudget
 from entrypoints.settings import Settings
 
@@ -64,7 +64,10 @@ def knowledge_backend(settings: Settings) -> str:
     return "memory" if settings.storage == "memory" else settings.vector_search
 
 
-def atlas_store(db: Any, settings: Settings) -> AtlasKnowledgeStore:
+def atlas_store(db: Any, settings: Settings) -> KnowledgeStore:
+    # Imported here: langchain-mongodb's vector store costs ~0.4 s of import, paid only with VECTOR_SEARCH=atlas.
+    from adapters.knowledge.atlas import AtlasKnowledgeStore, chunks_collection
+
     if settings.mongodb_uri is None:
         raise ValueError("VECTOR_SEARCH=atlas needs MONGODB_URI pointing at a MongoDB Atlas cluster.")
     chunks = chunks_collection(settings.mongodb_uri.get_secret_value(), settings.mongodb_db)
