@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.cli.conftest import CENTRALITA
-from tests.e2e.server import free_port
+from tests.e2e.server import running_server
 
 
 def test_two_workers_share_the_embedded_store_and_their_metrics(
     llm_env: dict[str, str], tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "LLM_", "MONGODB_", "PROMETHEUS_"))
-    }
-    env.update({**llm_env, "STORAGE": "mongodb", "DATA_DIR": str(tmp_path / "data")})
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [CENTRALITA, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(0.3)
+    env = {**llm_env, "STORAGE": "mongodb", "DATA_DIR": str(tmp_path / "data")}
+    with running_server(env, tmp_path, timeout=90, args=["--workers", "2"], ready_path="/ready") as url:
         for _ in range(6):  # new connections: the kernel spreads them over both workers
             with httpx.Client(timeout=30) as client:
                 r = client.post(
@@ -53,8 +25,5 @@ def test_two_workers_share_the_embedded_store_and_their_metrics(
         metrics = httpx.get(f"{url}/metrics").text
         line = 'centralita_chat_turns_total{agent="1",channel="rest",code="",outcome="complete"}'
         assert f"{line} 6.0" in metrics
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
-    assert "embedded SecantusDB stopped" in (tmp_path / "serve.log").read_text()
+    [log] = tmp_path.glob("server-*.log")
+    assert "embedded SecantusDB stopped" in log.read_text()

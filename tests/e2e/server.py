@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,14 +23,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Yields the base URL once `/health` answers; stops the server (SIGTERM, then SIGKILL) at the end."""
+def running_server(
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float = 60.0,
+    args: Sequence[str] = (),
+    ready_path: str = "/health",
+) -> Iterator[str]:
+    """Yields the base URL once `ready_path` answers 200; stops the server (SIGTERM, then SIGKILL) at the end.
+
+    `args` are extra `centralita serve` options (e.g. `--workers 2`); the log is `cwd/server-<port>.log`.
+    """
     port = free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "LLM_", "MONGODB_"))}
+    ambient = ("GROQ_", "LLM_", "MONGODB_", "PROMETHEUS_")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(ambient)}
     full_env.update(env)
     log = (cwd / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
-        [CENTRALITA, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [CENTRALITA, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=full_env,
         cwd=cwd,
         stdout=log,
@@ -43,7 +53,7 @@ def running_server(env: dict[str, str], cwd: Path, timeout: float = 60.0) -> Ite
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}: {_tail(cwd / log.name)}")
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}{ready_path}", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

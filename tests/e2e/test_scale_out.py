@@ -11,9 +11,6 @@ No per-process state may break this: see docs/performance.md ("Scale-out").
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ import httpx
 import pytest
 
 from entrypoints.cli.serve import SharedEmbeddedStore
-from tests.e2e.server import CENTRALITA, free_port, running_server
+from tests.e2e.server import running_server
 from tests.fakes.fake_llm import FakeLLMServer
 
 KEY = "scale-key"
@@ -133,31 +130,8 @@ def test_two_hosts_against_one_mongodb_share_agents_conversations_and_knowledge(
 def test_two_workers_on_the_embedded_store_serve_knowledge_loaded_through_either(
     fake_groq: FakeLLMServer, tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "LLM_", "MONGODB_", "PROMETHEUS_"))
-    }
-    env.update(_env(fake_groq, DATA_DIR=str(tmp_path / "data")))
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [CENTRALITA, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(0.3)
+    env = _env(fake_groq, DATA_DIR=str(tmp_path / "data"))
+    with running_server(env, tmp_path, timeout=90, args=["--workers", "2"], ready_path="/ready") as url:
         created = httpx.post(
             f"{url}/api/v1/agents", json={"name": "Logística", "system_prompt": "Eres logística."}, timeout=30
         )
@@ -179,7 +153,3 @@ def test_two_workers_on_the_embedded_store_serve_knowledge_loaded_through_either
             f"{url}/api/v1/conversations", params={"agent_id": agent_id}, timeout=30
         ).json()
         assert sorted(c["message_count"] for c in conversations) == [2] * 8
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
