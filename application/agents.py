@@ -1,4 +1,8 @@
-"""Agent management: what operators do to the assistants."""
+"""Agent management: what operators do to the assistants.
+
+Every change that succeeds is recorded in the audit log with the `Actor` the entrypoint passes
+(application/audit.py says why the use case records it).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from application.audit import Auditor
 from application.paging import Page
 from application.ports.agents import AgentRepository
 from application.ports.knowledge import KnowledgeStore
 from domain.agents import DEFAULT_AGENT, Agent, AgentSpec
+from domain.audit import Actor, AuditAction, agent_entry
 from domain.clock import utc_now
 from domain.errors import AgentNotFound
 
@@ -23,17 +29,21 @@ class AgentService:
         agents: AgentRepository,
         knowledge: KnowledgeStore | None = None,
         clock: Callable[[], datetime] = utc_now,
+        audit: Auditor | None = None,
     ) -> None:
         self._agents = agents
         self._knowledge = knowledge
         self._clock = clock
+        self._audit = audit
 
     async def ensure_default(self) -> Agent:
         """A fresh install answers as agent 1, a general assistant."""
         return await self._agents.ensure(DEFAULT_AGENT_ID, DEFAULT_AGENT, self._clock())
 
-    async def create(self, spec: AgentSpec) -> Agent:
-        return await self._agents.add(spec.validated(), self._clock())
+    async def create(self, spec: AgentSpec, actor: Actor | None = None) -> Agent:
+        agent = await self._agents.add(spec.validated(), self._clock())
+        await self._record(AuditAction.AGENT_CREATED, agent.id, None, agent, actor)
+        return agent
 
     async def get(self, agent_id: int) -> Agent:
         agent = await self._agents.get(agent_id)
@@ -44,23 +54,40 @@ class AgentService:
     async def list(self, page: Page) -> list[Agent]:
         return await self._agents.list(page.limit, page.offset)
 
-    async def replace(self, agent_id: int, spec: AgentSpec) -> Agent:
+    async def replace(self, agent_id: int, spec: AgentSpec, actor: Actor | None = None) -> Agent:
         """PUT: every field from `spec` (omitted ones take their defaults)."""
         current = await self.get(agent_id)
-        updated = replace(current, spec=spec.validated(), updated_at=self._clock())
-        return await self._save(updated)
+        updated = await self._save(replace(current, spec=spec.validated(), updated_at=self._clock()))
+        await self._record(AuditAction.AGENT_REPLACED, agent_id, current, updated, actor)
+        return updated
 
-    async def patch(self, agent_id: int, changes: dict[str, Any]) -> Agent:
+    async def patch(self, agent_id: int, changes: dict[str, Any], actor: Actor | None = None) -> Agent:
         """PATCH: only the fields given."""
         current = await self.get(agent_id)
-        return await self._save(current.with_changes(changes, self._clock()))
+        updated = await self._save(current.with_changes(changes, self._clock()))
+        await self._record(AuditAction.AGENT_UPDATED, agent_id, current, updated, actor)
+        return updated
 
-    async def delete(self, agent_id: int) -> None:
+    async def delete(self, agent_id: int, actor: Actor | None = None) -> None:
         """Remove the agent and its knowledge; its conversations stay on record under its (never reused) id."""
+        # Read first only when auditing: the entry keeps what the agent was (prompt summarized).
+        current = await self._agents.get(agent_id) if self._audit is not None else None
         if not await self._agents.delete(agent_id):
             raise AgentNotFound(agent_id)
         if self._knowledge is not None:
             await self._knowledge.delete_agent(agent_id)
+        await self._record(AuditAction.AGENT_DELETED, agent_id, current, None, actor)
+
+    async def _record(
+        self,
+        action: AuditAction,
+        agent_id: int,
+        before: Agent | None,
+        after: Agent | None,
+        actor: Actor | None,
+    ) -> None:
+        if self._audit is not None:
+            await self._audit.record(agent_entry(action, agent_id, before, after, actor, self._audit.now()))
 
     async def _save(self, agent: Agent) -> Agent:
         if not await self._agents.save(agent):

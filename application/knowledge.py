@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from application.audit import Auditor
 from application.paging import Page
 from application.ports.agents import AgentRepository
 from application.ports.embeddings import Embedder
 from application.ports.knowledge import DocumentReader, KnowledgeRetriever, KnowledgeStore, TextSplitter
+from domain.audit import Actor, AuditAction, document_entry
 from domain.clock import utc_now
 from domain.errors import AgentNotFound, DocumentNotFound, DocumentTooLarge
 from domain.knowledge import (
@@ -60,7 +62,9 @@ class KnowledgeService:
         reader: DocumentReader,
         limits: DocumentLimits,
         clock: Callable[[], datetime] = utc_now,
+        audit: Auditor | None = None,
     ) -> None:
+        self._audit = audit  # records each document added or deleted (application/audit.py)
         self._agents = agents
         self._store = store
         self._embedder = embedder
@@ -74,7 +78,7 @@ class KnowledgeService:
         return self._limits
 
     async def add_text(
-        self, agent_id: int, title: str, text: str, source: str | None = None
+        self, agent_id: int, title: str, text: str, source: str | None = None, actor: Actor | None = None
     ) -> KnowledgeDocument:
         """Split, embed and store a text for an agent."""
         title, source = validate_title(title), validate_source(source)
@@ -94,6 +98,7 @@ class KnowledgeService:
         ]
         await self._store.add(document, chunks)
         log.info("agent %s: document %s added (%d chunks)", agent_id, document.document_id, len(chunks))
+        await self._record(AuditAction.DOCUMENT_ADDED, agent_id, document.document_id, document, actor)
         return document
 
     async def add_file(
@@ -104,24 +109,26 @@ class KnowledgeService:
         data: bytes,
         title: str | None = None,
         source: str | None = None,
+        actor: Actor | None = None,
     ) -> KnowledgeDocument:
         """Read an uploaded file (.txt, .md, .pdf) and add its text; the title defaults to the file name."""
         if len(data) > self._limits.max_bytes:
             raise DocumentTooLarge(self._limits.max_bytes)
         await self._require_agent(agent_id)
         text = await asyncio.to_thread(self._reader.read, filename, media_type, data)
-        return await self.add_text(agent_id, title or _stem(filename), text, source or filename)
+        return await self.add_text(agent_id, title or _stem(filename), text, source or filename, actor)
 
     async def list(self, agent_id: int, page: Page) -> list[KnowledgeDocument]:
         await self._require_agent(agent_id)
         return await self._store.documents(agent_id, page.limit, page.offset)
 
-    async def delete(self, agent_id: int, document_id: str) -> None:
+    async def delete(self, agent_id: int, document_id: str, actor: Actor | None = None) -> None:
         """Remove a document; its chunks leave the index too."""
         await self._require_agent(agent_id)
         if not await self._store.delete(agent_id, document_id):
             raise DocumentNotFound(document_id)
         log.info("agent %s: document %s deleted", agent_id, document_id)
+        await self._record(AuditAction.DOCUMENT_DELETED, agent_id, document_id, None, actor)
 
     async def check_embedder(self) -> None:
         """At startup: refuse to serve when stored vectors do not fit the configured embedder."""
@@ -133,6 +140,18 @@ class KnowledgeService:
                 "EMBEDDINGS_MODEL back to the embedder the documents were loaded with, or load the documents "
                 'again with the new one (docs/knowledge.md, "Changing the embedder").'
             )
+
+    async def _record(
+        self,
+        action: AuditAction,
+        agent_id: int,
+        document_id: str,
+        document: KnowledgeDocument | None,
+        actor: Actor | None,
+    ) -> None:
+        if self._audit is not None:
+            entry = document_entry(action, agent_id, document_id, document, actor, self._audit.now())
+            await self._audit.record(entry)
 
     async def _require_agent(self, agent_id: int) -> None:
         if await self._agents.get(agent_id) is None:

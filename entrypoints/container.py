@@ -16,12 +16,14 @@ from adapters.knowledge.memory import MemoryKnowledgeStore
 from adapters.langchain.chat_model import LangChainChatModel, LlmConfig
 from adapters.langchain.embeddings import LangChainEmbedder
 from adapters.memory.agents import MemoryAgentRepository
+from adapters.memory.audit import MemoryAuditLog
 from adapters.memory.conversations import MemoryConversationRepository
 from adapters.memory.limits import MemoryRateLimiter, MemoryUsageQuota
 from adapters.memory.visitors import MemoryVisitorRepository
 from adapters.metrics.chat_model import InstrumentedChatModel
 from adapters.metrics.retriever import InstrumentedRetriever
 from adapters.mongodb.agents import MongoAgentRepository
+from adapters.mongodb.audit import MongoAuditLog
 from adapters.mongodb.connection import MongoConnection
 from adapters.mongodb.conversations import MongoConversationRepository
 from adapters.mongodb.health import MongoHealthProbe
@@ -29,6 +31,7 @@ from adapters.mongodb.knowledge import MongoKnowledgeRecords, MongoKnowledgeStor
 from adapters.mongodb.limits import MongoRateLimiter, MongoUsageQuota
 from adapters.mongodb.visitors import MongoVisitorRepository
 from application.agents import AgentService
+from application.audit import Auditor
 from application.chat import ChatLimits, ChatService
 from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
@@ -122,6 +125,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryConversationRepository),
         mongodb=providers.Singleton(MongoConversationRepository, mongo_database),
     )
+    audit_log = providers.Selector(
+        storage,
+        memory=providers.Singleton(MemoryAuditLog),
+        mongodb=providers.Singleton(MongoAuditLog, mongo_database),
+    )
     store_probe = providers.Selector(
         storage,
         memory=memory_agents,
@@ -171,7 +179,8 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(chat_limits, settings),
         admission=admission,
     )
-    agent_service = providers.Singleton(AgentService, agents, knowledge_store)
+    auditor = providers.Singleton(Auditor, audit_log)  # admin changes, recorded by the use cases below
+    agent_service = providers.Singleton(AgentService, agents, knowledge_store, audit=auditor)
     knowledge_service = providers.Singleton(
         KnowledgeService,
         agents,
@@ -180,6 +189,7 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(lambda s: RecursiveSplitter(s.chunk_size, s.chunk_overlap), settings),
         providers.Singleton(FileReader),
         providers.Callable(lambda s: DocumentLimits(s.max_document_bytes), settings),
+        audit=auditor,
     )
     conversation_queries = providers.Singleton(ConversationQueries, conversations, visitors, agents)
     knowledge_probe = providers.Singleton(
@@ -199,6 +209,8 @@ def resolve_all(container: Container) -> None:
         container.agents,
         container.visitors,
         container.conversations,
+        container.audit_log,
+        container.auditor,
         container.embedder,
         container.knowledge_store,
         container.retriever,

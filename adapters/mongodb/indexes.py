@@ -12,6 +12,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from adapters.mongodb.audit import AUDIT_INDEXES
 from adapters.mongodb.documents import CONVERSATIONS, MESSAGES
 from adapters.mongodb.errors import store_operation
 from adapters.mongodb.limits import LIMIT_INDEXES
@@ -35,6 +36,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     **LIMIT_INDEXES,  # TTL indexes of the rate-limit and token-usage counters
+    **AUDIT_INDEXES,  # the audit log, newest first (whole, by target, by agent)
 }
 
 

@@ -8,6 +8,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from application.agents import AgentService
 from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from domain.audit import Actor
 from entrypoints.http.schemas import AgentBody, AgentOut, AgentPatchBody, agent_out
 from entrypoints.http.security import admin_guard
 
@@ -28,9 +29,9 @@ class AgentController(Controller):
 
     @post("/", summary="Create an agent")
     async def create_agent(
-        self, data: JSONBody[AgentBody], agents: NamedDependency[AgentService]
+        self, data: JSONBody[AgentBody], agents: NamedDependency[AgentService], actor: NamedDependency[Actor]
     ) -> AgentOut:
-        return agent_out(await agents.create(data.to_spec()))
+        return agent_out(await agents.create(data.to_spec(), actor))
 
     @get("/{agent_id:int}", summary="Read an agent")
     async def get_agent(self, agent_id: FromPath[int], agents: NamedDependency[AgentService]) -> AgentOut:
@@ -38,16 +39,26 @@ class AgentController(Controller):
 
     @put("/{agent_id:int}", summary="Replace an agent's fields")
     async def replace_agent(
-        self, agent_id: FromPath[int], data: JSONBody[AgentBody], agents: NamedDependency[AgentService]
+        self,
+        agent_id: FromPath[int],
+        data: JSONBody[AgentBody],
+        agents: NamedDependency[AgentService],
+        actor: NamedDependency[Actor],
     ) -> AgentOut:
-        return agent_out(await agents.replace(agent_id, data.to_spec()))
+        return agent_out(await agents.replace(agent_id, data.to_spec(), actor))
 
     @patch("/{agent_id:int}", summary="Change some of an agent's fields")
     async def patch_agent(
-        self, agent_id: FromPath[int], data: JSONBody[AgentPatchBody], agents: NamedDependency[AgentService]
+        self,
+        agent_id: FromPath[int],
+        data: JSONBody[AgentPatchBody],
+        agents: NamedDependency[AgentService],
+        actor: NamedDependency[Actor],
     ) -> AgentOut:
-        return agent_out(await agents.patch(agent_id, data.changes()))
+        return agent_out(await agents.patch(agent_id, data.changes(), actor))
 
     @delete("/{agent_id:int}", summary="Delete an agent (its conversations stay on record)")
-    async def delete_agent(self, agent_id: FromPath[int], agents: NamedDependency[AgentService]) -> None:
-        await agents.delete(agent_id)
+    async def delete_agent(
+        self, agent_id: FromPath[int], agents: NamedDependency[AgentService], actor: NamedDependency[Actor]
+    ) -> None:
+        await agents.delete(agent_id, actor)

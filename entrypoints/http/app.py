@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 
 from entrypoints.container import Container, build_container, resolve_all, start_knowledge
 from entrypoints.http.agents import AgentController
+from entrypoints.http.audit import AuditController
 from entrypoints.http.chat import ChatController
 from entrypoints.http.chat_socket import chat_stream_socket, legacy_chat_stream_socket
 from entrypoints.http.conversations import ConversationController, HistoryController
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             AgentController,
             document_controller(settings.max_document_bytes),
             ConversationController,
+            AuditController,
             LlmController,
             LegacyGroqController,
             health,

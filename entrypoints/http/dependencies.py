@@ -6,15 +6,22 @@ function registered with Litestar's `Provide` (see STYLE.md).
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from application.agents import AgentService
+from application.audit import Auditor
 from application.chat import ChatService
 from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
 from application.knowledge import KnowledgeService
+from domain.audit import Actor
 from entrypoints.container import Container
+from entrypoints.http.client_address import client_address
+from entrypoints.http.request_id import request_id
 
 
 def _container(state: State) -> Container:
@@ -42,10 +49,21 @@ def provide_diagnostics(state: State) -> Diagnostics:
     return _container(state).diagnostics()
 
 
+def provide_audit(state: State) -> Auditor:
+    return _container(state).auditor()
+
+
+def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    """Who is asking, for the audit log: the trusted client address and this request's id."""
+    return Actor(client_address(request), request_id.get())
+
+
 DEPENDENCIES = {
     "chat": Provide(provide_chat, sync_to_thread=False),
     "agents": Provide(provide_agents, sync_to_thread=False),
     "queries": Provide(provide_queries, sync_to_thread=False),
     "diagnostics": Provide(provide_diagnostics, sync_to_thread=False),
     "knowledge": Provide(provide_knowledge, sync_to_thread=False),
+    "audit": Provide(provide_audit, sync_to_thread=False),
+    "actor": Provide(provide_actor, sync_to_thread=False),
 }

@@ -20,6 +20,7 @@ from litestar.params import FromPath, Parameter
 
 from application.knowledge import KnowledgeService
 from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from domain.audit import Actor
 from domain.errors import DocumentTooLarge, UnsupportedDocumentType
 from domain.knowledge import KnowledgeDocument
 from entrypoints.http.security import admin_guard
@@ -71,12 +72,13 @@ class DocumentController(Controller):
         agent_id: FromPath[int],
         request: Request[Any, Any, Any],
         knowledge: NamedDependency[KnowledgeService],
+        actor: NamedDependency[Actor],
     ) -> DocumentAdded:
         media_type, _ = request.content_type
         try:
             if media_type == "application/json" or media_type.endswith("+json"):
                 body = _decode(await request.body())
-                document = await knowledge.add_text(agent_id, body.title, body.text, body.source)
+                document = await knowledge.add_text(agent_id, body.title, body.text, body.source, actor)
             elif media_type == "multipart/form-data":
                 form = await request.form()
                 upload = form.get("file")
@@ -93,6 +95,7 @@ class DocumentController(Controller):
                     await upload.read(),
                     _field(form.get("title")),
                     _field(form.get("source")),
+                    actor,
                 )
             else:
                 raise UnsupportedDocumentType(f"Content-Type {media_type or '(none)'}")
@@ -116,8 +119,9 @@ class DocumentController(Controller):
         agent_id: FromPath[int],
         document_id: FromPath[str],
         knowledge: NamedDependency[KnowledgeService],
+        actor: NamedDependency[Actor],
     ) -> None:
-        await knowledge.delete(agent_id, document_id)
+        await knowledge.delete(agent_id, document_id, actor)
 
 
 def document_controller(max_document_bytes: int) -> type[DocumentController]:

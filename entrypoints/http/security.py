@@ -11,8 +11,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 
+from entrypoints.http.client_address import client_address
+
 ADMIN_KEY_HEADER = "X-API-Key"
 log = logging.getLogger("centralita.security")
+audit_log = logging.getLogger("centralita.audit")  # refused admin calls, next to the recorded changes
 
 
 def is_loopback(host: str | None) -> bool:
@@ -31,6 +34,7 @@ def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if admin_key is None:
         client = connection.client.host if connection.client else None
         if not is_loopback(client):
+            _log_refusal(connection, 403, "not a loopback client and ADMIN_API_KEY is unset")
             raise PermissionDeniedException(
                 "Admin routes answer only local clients while ADMIN_API_KEY is unset."
             )
@@ -38,7 +42,17 @@ def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     given = connection.headers.get(ADMIN_KEY_HEADER, "")
     # Constant-time comparison so the key cannot be guessed from response times.
     if not hmac.compare_digest(given.encode(), admin_key.get_secret_value().encode()):
+        _log_refusal(connection, 401, f"{ADMIN_KEY_HEADER} wrong" if given else f"{ADMIN_KEY_HEADER} missing")
         raise NotAuthorizedException(f"A valid {ADMIN_KEY_HEADER} header is required.")
+
+
+def _log_refusal(connection: ASGIConnection, status: int, reason: str) -> None:
+    """A WARNING naming the client, the route and why — never the key that was sent (nor a part of it)."""
+    scope = getattr(connection, "scope", {})
+    method = scope.get("method", "WS")
+    route = scope.get("path_template") or scope.get("path", "-")
+    client = client_address(connection) or "-"
+    audit_log.warning("admin call refused: %s %s %d from %s (%s)", method, route, status, client, reason)
 
 
 def log_access_rules(settings: Any) -> None:
