@@ -16,6 +16,7 @@ from entrypoints.http.client_address import client_address
 ADMIN_KEY_HEADER = "X-API-Key"
 log = logging.getLogger("centralita.security")
 audit_log = logging.getLogger("centralita.audit")  # refused admin calls, next to the recorded changes
+_FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 def is_loopback(host: str | None) -> bool:
@@ -32,9 +33,11 @@ def is_loopback(host: str | None) -> bool:
 def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     admin_key = connection.app.state.settings.admin_api_key
     if admin_key is None:
-        client = connection.client.host if connection.client else None
-        if not is_loopback(client):
-            _log_refusal(connection, 403, "not a loopback client and ADMIN_API_KEY is unset")
+        # A request relayed by a proxy on this host arrives from loopback on behalf of someone else: the
+        # loopback rule only admits clients that are local themselves, so forwarded requests are refused.
+        forwarded = any(connection.headers.get(name) for name in _FORWARDING_HEADERS)
+        if forwarded or not is_loopback(client_address(connection)):
+            _log_refusal(connection, 403, "not a local client and ADMIN_API_KEY is unset")
             raise PermissionDeniedException(
                 "Admin routes answer only local clients while ADMIN_API_KEY is unset."
             )
@@ -65,4 +68,6 @@ def log_access_rules(settings: Any) -> None:
     else:
         log.info("admin routes require the %s header", ADMIN_KEY_HEADER)
     if not settings.cors_origins:
-        log.info("CORS_ORIGINS is unset: browsers on other sites get no CORS access; WebSockets accept any origin")
+        log.info(
+            "CORS_ORIGINS is unset: browsers on other sites get no CORS access; WebSockets accept any origin"
+        )

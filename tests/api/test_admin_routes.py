@@ -185,3 +185,18 @@ def test_without_a_key_admin_routes_answer_only_loopback(host: str | None, local
     else:
         with pytest.raises(PermissionDeniedException):
             admin_guard(connection, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}, {"X-Real-IP": "203.0.113.9"}],
+)
+def test_without_a_key_a_request_relayed_by_a_local_proxy_is_not_local(
+    client: TestClient, header: dict
+) -> None:
+    # nginx on the same host connects from 127.0.0.1 on behalf of an internet client
+    r = client.get("/api/v1/agents", headers=header)
+    assert (r.status_code, r.json()["code"]) == (403, "forbidden")
+    assert client.get("/api/v1/agents").status_code == 200
+    # the visitor's routes stay open to relayed clients
+    assert client.get("/api/v1/chat/history/s/1", headers=header).status_code == 200
