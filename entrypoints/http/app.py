@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from application.diagnostics import Diagnostics
 from entrypoints.container import Container, build_container, resolve_all, start_knowledge
 from entrypoints.http.agents import AgentController
 from entrypoints.http.audit import AuditController
@@ -37,6 +39,24 @@ WIDGET_DIR = Path(__file__).parent / "widget" / "static"
 VERSION = "0.1.0"
 
 
+async def check_llm_key(diagnostics: Diagnostics) -> None:
+    """Log whether the provider accepts the configured key (the key itself never reaches the log)."""
+    try:
+        check = await diagnostics.verify_key()
+    except Exception as error:  # a background check must never take the server down
+        log.warning("LLM key check could not run (%s)", type(error).__name__)
+        return
+    if check.valid:
+        log.info("LLM key check: %s accepted the key %s", check.provider, check.key_hint or "")
+    else:
+        log.warning(
+            "LLM key check: %s did not accept the key %s: %s",
+            check.provider,
+            check.key_hint or "",
+            check.error,
+        )
+
+
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
     settings = settings or Settings()
     container = container or build_container(settings)
@@ -54,9 +74,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             reason = container.chat_model().unavailable_reason()
             if reason:
                 log.warning("%s", reason)
+            # With a key set, check it once in the background: the outcome is logged, startup is not delayed.
+            key_check = None if reason else asyncio.create_task(check_llm_key(container.diagnostics()))
             log_access_rules(settings)
             log.info("centralita ready: storage=%s, model=%s", settings.storage, settings.llm_model)
             yield
+            if key_check is not None:
+                key_check.cancel()
             # Turns cut short by the shutdown record their replies before the store closes.
             if unfinished := await container.chat_service().drain(seconds=5.0):
                 log.warning("shutting down with %d turn(s) whose reply may not be recorded", unfinished)
