@@ -2,10 +2,11 @@
 
 `QueryBatcher` sits in front of an in-process embedder. The first query starts at once (no added latency
 when it is alone); queries that arrive while a batch is being computed wait for it and then go together, in
-one forward pass off the event loop. The bundled fusion costs ~38 ms a query one at a time on the loaded
-2-core machine, ~19 ms in batches of 8 and ~17 ms in batches of 32 (docs/performance.md), so batching turns
-queueing into throughput. Each caller gets its own vector; an exception reaches every caller of that batch;
-a caller that is cancelled leaves the others alone (its text is dropped if its batch has not started).
+one call off the event loop. With the bundled fusion a question costs ~22 ms alone and ~18.5 ms in a batch on
+the loaded 2-core machine (e5's forward pass, ~18 ms, hardly shrinks per query; the rest of the call does), and
+a batch is one thread hop instead of many (docs/performance.md). Each caller gets its own vector; an exception
+reaches every caller of that batch; a caller that is cancelled leaves the others alone (its text is dropped if
+its batch has not started).
 
 `QueryVectorCache` is a bounded LRU of query vectors by exact text: visitors repeat greetings and the
 widget's quick questions, and clients retry.
@@ -17,6 +18,7 @@ import asyncio
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,13 +37,16 @@ class _Waiting:
 
 
 class QueryBatcher:
-    """Embeds queries in batches: `embed_many` (blocking, thread-safe) runs in a worker thread per batch."""
+    """Embeds queries in batches: `embed_many` (blocking, thread-safe) runs in the batcher's worker thread."""
 
-    def __init__(self, embed_many: EmbedMany, max_batch: int = 32) -> None:
+    def __init__(self, embed_many: EmbedMany, max_batch: int = 16) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._embed_many = embed_many
         self._max_batch = max_batch
+        # One thread of its own: batches run one at a time anyway (the models hold a lock), and a single thread
+        # keeps their activations in one malloc arena (the default executor's threads measured +26 MB RSS).
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
         # One queue per event loop: futures belong to a loop (tests and the CLI run several loops in turn).
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waiting] = (
             weakref.WeakKeyDictionary()
@@ -72,7 +77,10 @@ class QueryBatcher:
                 self.batches += 1
                 self.largest = max(self.largest, len(batch))
                 try:
-                    vectors = await asyncio.to_thread(self._embed_many, [text for text, _ in batch])
+                    texts = [text for text, _ in batch]
+                    vectors = await asyncio.get_running_loop().run_in_executor(
+                        self._executor, self._embed_many, texts
+                    )
                     if len(vectors) != len(batch):
                         raise RuntimeError(f"{len(vectors)} vectors for {len(batch)} queries")
                 except Exception as error:  # every caller of the batch gets it

@@ -164,7 +164,7 @@ class LangChainEmbedder(Embedder):
         *,
         in_process: bool,
         query_cache_size: int = 2048,
-        max_batch: int = 32,
+        max_batch: int = 16,
     ) -> None:
         self._embeddings = embeddings
         self._name = name
