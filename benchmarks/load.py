@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,20 +33,21 @@ MODEL = "llama-3.1-8b-instant"
 _decode = msgspec.json.Decoder().decode
 _counter = itertools.count()
 
-QUESTIONS = (
-    "¿Cuál es el horario de atención al cliente?",
-    "How do I reset my password?",
-    "¿Puedo cambiar la dirección de envío de un pedido?",
-    "What payment methods do you accept?",
-    "¿Cuánto tarda la devolución del dinero?",
-    "Do you ship to the Canary Islands?",
-)
+FAQ = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "support_faq.json"
+QUESTIONS = tuple(q["question"] for q in json.loads(FAQ.read_text(encoding="utf-8"))["questions"])
 
 
 def question() -> str:
-    """A different text each time (a query embedding is never reused), shaped like a visitor's question."""
+    """A different text each time (a query embedding is never reused): the FAQ's visitor questions in turn,
+    each with a counter, so that the server's query-vector cache never answers (the headline figures)."""
     n = next(_counter)
     return f"{QUESTIONS[n % len(QUESTIONS)]} (pedido {n})"
+
+
+def repeated_question() -> str:
+    """The FAQ's 63 questions over and over, verbatim: what the query-vector cache is for (quick questions,
+    retries); reported apart (`*_repeated_messages`)."""
+    return QUESTIONS[next(_counter) % len(QUESTIONS)]
 
 
 @dataclass
@@ -97,15 +100,18 @@ async def _for(seconds: float, concurrency: int, worker: Callable[[int, float], 
     return time.perf_counter() - started
 
 
-async def rest_turns(base: str, concurrency: int, seconds: float, *, agent_id: int, tag: str) -> Sample:
-    """Chat turns through Centralita or the bare proxy (`POST /api/v1/chat`)."""
+async def rest_turns(
+    base: str, concurrency: int, seconds: float, *, agent_id: int, tag: str, repeat: bool = False
+) -> Sample:
+    """Chat turns through Centralita or the bare proxy (`POST /api/v1/chat`); `repeat`: FAQ questions verbatim."""
+    message = repeated_question if repeat else question
     sample = Sample()
     async with _client(concurrency) as client:
 
         async def worker(i: int, deadline: float) -> None:
             session = f"bench-{tag}-{i}"
             while time.perf_counter() < deadline:
-                body = {"agent_id": agent_id, "message": question(), "session_id": session, "origin": "api"}
+                body = {"agent_id": agent_id, "message": message(), "session_id": session, "origin": "api"}
                 start = time.perf_counter()
                 try:
                     response = await client.post(f"{base}/api/v1/chat", json=body)
@@ -119,6 +125,29 @@ async def rest_turns(base: str, concurrency: int, seconds: float, *, agent_id: i
                 sample.turns += 1
 
         sample.seconds = await _for(seconds, concurrency, worker)
+    return sample
+
+
+async def ask_each(base: str, agent_id: int, messages: tuple[str, ...], concurrency: int = 16) -> Sample:
+    """Each message once through `POST /api/v1/chat` (to fill the query-vector cache before `repeat` runs)."""
+    sample = Sample()
+    pending = list(messages)
+    async with _client(concurrency) as client:
+
+        async def worker(i: int) -> None:
+            while pending:
+                body = {
+                    "agent_id": agent_id,
+                    "message": pending.pop(),
+                    "session_id": f"prime-{i}",
+                    "origin": "api",
+                }
+                response = await client.post(f"{base}/api/v1/chat", json=body)
+                if response.status_code != 200:
+                    sample.error(f"HTTP {response.status_code}")
+                sample.turns += 1
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
     return sample
 
 
