@@ -288,7 +288,7 @@ class ReplyStream:
         self.message_id = turn.reply.id
         self.conversation_id = turn.reply.conversation_id
 
-    async def events(self) -> AsyncIterator[StreamEvent]:
+    async def events(self) -> AsyncGenerator[StreamEvent, None]:
         try:
             async with aclosing(self._events()) as events:
                 async for event in events:

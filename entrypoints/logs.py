@@ -22,8 +22,9 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", "-")
         if request_id != "-":
             entry["request_id"] = request_id
-        if isinstance(getattr(record, "access", None), dict):
-            entry["access"] = record.access
+        access = getattr(record, "access", None)  # `extra=` of the access log (http/middleware.py)
+        if isinstance(access, dict):
+            entry["access"] = access
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

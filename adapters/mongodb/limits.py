@@ -40,6 +40,7 @@ async def _bump(
             document = await counters.find_one_and_update(
                 {"_id": _id}, update, upsert=True, return_document=ReturnDocument.AFTER
             )
+            assert document is not None  # upsert=True with ReturnDocument.AFTER always returns the document
             return int(document[field])
         except DuplicateKeyError:  # two first upserts raced; the second one now finds the document
             if attempt:

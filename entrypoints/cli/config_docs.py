@@ -79,8 +79,14 @@ def _kind(field: FieldInfo) -> str:
     if typing.get_origin(annotation) is typing.Literal:
         return " · ".join(f"`{a}`" for a in typing.get_args(annotation))
     base = args[0] if args and typing.get_origin(annotation) is not list else annotation
-    names = {int: "integer", float: "number", str: "text", bool: "true/false", Path: "path"}
-    kind = names.get(base, "")  # type: ignore[call-overload]
+    names: dict[object, str] = {
+        int: "integer",
+        float: "number",
+        str: "text",
+        bool: "true/false",
+        Path: "path",
+    }
+    kind = names.get(base, "")
     if "SecretStr" in str(annotation):
         kind = "secret (never logged)"
     elif typing.get_origin(annotation) is list or "list[" in str(annotation):

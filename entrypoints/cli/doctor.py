@@ -213,8 +213,7 @@ async def _knowledge(container: Any, settings: Any) -> Check:
     if settings.storage == "memory":
         return Check("knowledge index", OK, f"in memory, {held}")
     if settings.vector_search == "atlas":
-        vectors = getattr(store, "vectorstore", None)
-        collection = getattr(vectors, "collection", None)
+        collection = store.vectorstore.collection  # the AtlasKnowledgeStore's pymongo Collection
         names = [
             i.get("name") for i in await asyncio.to_thread(lambda: list(collection.list_search_indexes()))
         ]

@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         dependencies=DEPENDENCIES,
         middleware=[metrics_middleware],
         logging_config=None,  # logging is configured once, for uvicorn and the app (entrypoints/logs.py)
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"container": container, "settings": settings}),
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,

@@ -9,6 +9,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent
+from litestar.types import BeforeRequestHookHandler
 
 from application.chat import ChatAnswer, ChatRequest, ChatService
 from entrypoints.http.events import encode_event
@@ -27,7 +28,8 @@ from entrypoints.metrics import TurnMeter
 class ChatController(Controller):
     path = "/api/v1"
     tags = ["chat"]
-    before_request = count_chat_request  # every chat request counts against the rate limits, refused ones too
+    # Every chat request counts against the rate limits, refused ones too.
+    before_request: BeforeRequestHookHandler | None = count_chat_request
 
     @post("/chat", status_code=200, summary="Answer a visitor's message as an agent")
     async def chat(self, data: JSONBody[ChatBody], chat: NamedDependency[ChatService]) -> ChatOut:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from contextlib import aclosing
+from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket
@@ -37,7 +38,7 @@ _decoder = msgspec.json.Decoder()
 class ChatSocket:
     def __init__(
         self,
-        socket: WebSocket,
+        socket: WebSocket[Any, Any, Any],
         chat: ChatService,
         session_id: str,
         agent_id: int,
@@ -179,7 +180,7 @@ class ChatSocket:
 
 @websocket("/api/v1/chat/stream/{session_id:str}/{agent_id:int}")
 async def chat_stream_socket(
-    socket: WebSocket,
+    socket: WebSocket[Any, Any, Any],
     session_id: FromPath[str],
     agent_id: FromPath[int],
     chat: NamedDependency[ChatService],
@@ -191,7 +192,7 @@ async def chat_stream_socket(
 
 @websocket("/api/v1/groq/chat/stream/{session_id:str}/{id_agente:int}")
 async def legacy_chat_stream_socket(
-    socket: WebSocket,
+    socket: WebSocket[Any, Any, Any],
     session_id: FromPath[str],
     id_agente: FromPath[int],
     chat: NamedDependency[ChatService],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from litestar.connection import ASGIConnection
 
@@ -43,7 +44,7 @@ def resolve_client(peer: str | None, forwarded_for: str | None, trusted_proxies:
     return hops[0] if hops else peer
 
 
-def client_address(connection: ASGIConnection) -> str | None:
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     peer = connection.client.host if connection.client else None
     trusted = connection.app.state.settings.trusted_proxies
     return resolve_client(peer, connection.headers.get("x-forwarded-for"), trusted)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from application.events import StreamEvent, TokenProduced
 
 
-async def coalesced(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+async def coalesced(events: AsyncGenerator[StreamEvent, None]) -> AsyncGenerator[StreamEvent, None]:
     """The events of `events` in order, consecutive token pieces not yet taken merged into one.
 
     Iterate it inside `contextlib.aclosing`: closing it (the client left, the turn was cancelled) cancels the
@@ -30,7 +30,7 @@ async def coalesced(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamE
     async def pull() -> None:
         nonlocal ended, failure
         try:
-            async with aclosing(events):  # type: ignore[type-var]
+            async with aclosing(events):
                 async for event in events:
                     queue.append(event)
                     ready.set()

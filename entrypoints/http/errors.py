@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
@@ -11,6 +12,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from domain.errors import (
     CentralitaError,
@@ -44,13 +46,13 @@ def status_for(error: CentralitaError) -> int:
 
 def error_response(
     status: int, code: str, detail: str, headers: dict[str, str] | None = None
-) -> Response[dict]:
+) -> Response[dict[str, str]]:
     return Response(
         {"detail": detail, "code": code}, status_code=status, media_type=MediaType.JSON, headers=headers
     )
 
 
-def on_domain_error(_: Request, error: CentralitaError) -> Response[dict]:
+def on_domain_error(_: Request[Any, Any, Any], error: CentralitaError) -> Response[dict[str, str]]:
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
     return error_response(status_for(error), error.code, error.detail, headers)
 
@@ -68,7 +70,7 @@ _HTTP_CODES = {
 }
 
 
-def on_http_error(request: Request, error: HTTPException) -> Response[dict]:
+def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, str]]:
     if isinstance(error, ValidationException):
         return _validation_error(error)
     code = _HTTP_CODES.get(error.status_code, "error")
@@ -81,7 +83,7 @@ def on_http_error(request: Request, error: HTTPException) -> Response[dict]:
     return error_response(error.status_code, code, detail, error.headers)
 
 
-def _validation_error(error: ValidationException) -> Response[dict]:
+def _validation_error(error: ValidationException) -> Response[dict[str, str]]:
     """Malformed JSON is 400 `malformed_json`; JSON of the wrong shape is 422 `invalid_request`."""
     text = str(error.detail or "")
     extra = error.extra if isinstance(error.extra, list) else []
@@ -93,14 +95,14 @@ def _validation_error(error: ValidationException) -> Response[dict]:
     return error_response(422, "invalid_request", f"The request is not valid: {problems or text}.")
 
 
-def on_unexpected_error(request: Request, error: Exception) -> Response[dict]:
+def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, str]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
         HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     CentralitaError: on_domain_error,
     HTTPException: on_http_error,
     Exception: on_unexpected_error,

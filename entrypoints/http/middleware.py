@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from litestar import Litestar
 from litestar.datastructures import Headers
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.http.headers import security_headers
@@ -49,7 +50,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         outcome: dict[str, Any] = {"status": None}
         try:
-            if scope["type"] == "websocket" and not origin_allowed(
+            if scope["type"] == ScopeType.WEBSOCKET and not origin_allowed(
                 headers.get("origin"), headers.get("host"), self._settings.cors_origins
             ):
                 await self._refuse_handshake(headers.get("origin"), receive, send)
@@ -64,8 +65,7 @@ class RequestContextMiddleware:
         path = scope["path"]
 
         async def wrapped(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.start":
+            if message["type"] == "http.response.start":
                 outcome["status"] = message["status"]
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(REQUEST_ID_HEADER.encode(), rid.encode())]
@@ -74,10 +74,10 @@ class RequestContextMiddleware:
                     *message.get("headers", []),
                     *((name, value) for name, value in extra if name not in present),
                 ]
-            elif kind == "websocket.accept":
+            elif message["type"] == "websocket.accept":
                 outcome["status"] = 101
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), rid.encode())]
-            elif kind == "websocket.close" and outcome["status"] is None:
+            elif message["type"] == "websocket.close" and outcome["status"] is None:
                 outcome["status"] = 403  # closed before accept: the server answers 403
             await send(message)
 
@@ -90,7 +90,7 @@ class RequestContextMiddleware:
 
     def _log_access(self, scope: Scope, status: int | None, started: float) -> None:
         route = scope.get("path_template") or scope["path"]
-        method = scope.get("method", "WS") if scope["type"] == "http" else "WS"
+        method = scope.get("method", "WS") if scope["type"] == ScopeType.HTTP else "WS"
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
         access_log.log(

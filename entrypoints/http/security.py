@@ -30,7 +30,7 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     admin_key = connection.app.state.settings.admin_api_key
     if admin_key is None:
         # A request relayed by a proxy on this host arrives from loopback on behalf of someone else: the
@@ -49,7 +49,7 @@ def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise NotAuthorizedException(f"A valid {ADMIN_KEY_HEADER} header is required.")
 
 
-def _log_refusal(connection: ASGIConnection, status: int, reason: str) -> None:
+def _log_refusal(connection: ASGIConnection[Any, Any, Any, Any], status: int, reason: str) -> None:
     """A WARNING naming the client, the route and why — never the key that was sent (nor a part of it)."""
     scope = getattr(connection, "scope", {})
     method = scope.get("method", "WS")

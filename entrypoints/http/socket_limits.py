@@ -38,8 +38,10 @@ async def read_frame(
             raise IdleTimeout from None
         if event["type"] == "websocket.disconnect":
             return None
-        text = event.get("text")
-        data = event.get("bytes")
+        text: str | None = None
+        data: bytes | None = None
+        if event["type"] == "websocket.receive":  # any other event (websocket.connect) carries no frame
+            text, data = event.get("text"), event.get("bytes")
         size = len(text.encode("utf-8", "surrogatepass")) if text is not None else len(data or b"")
         if size > settings.ws_max_frame_bytes:
             raise FrameTooLarge
@@ -62,7 +64,7 @@ class SessionConnections:
         registry = state.get("ws_sessions")
         if registry is None:
             registry = state["ws_sessions"] = cls()
-        return registry  # type: ignore[no-any-return]
+        return registry
 
     def enter(self, session_id: str, settings: Settings) -> bool:
         if self._open[session_id] >= settings.ws_max_connections_per_session:
