@@ -15,7 +15,9 @@ import re
 from typing import Any
 
 # The innermost "module.ErrorType: message" line of a traceback, inside exception-group art ("| ", "+-").
-_ERROR_LINE = re.compile(r"^[\s|+-]*(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (?P<message>.+)$")
+_ERROR_LINE = re.compile(
+    r"^[\s|+-]*(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (?P<message>.+)$"
+)
 
 
 def startup_error_summary(traceback_text: str) -> str | None:
@@ -42,7 +44,12 @@ class StartupFailureFilter(logging.Filter):
         summary = startup_error_summary(text)
         if summary is None:
             return True
-        record.msg, record.args, record.exc_info, record.exc_text = f"startup failed: {summary}", (), None, None
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            f"startup failed: {summary}",
+            (),
+            None,
+            None,
+        )
         return True
 
 

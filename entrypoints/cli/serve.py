@@ -45,7 +45,9 @@ def serve(
             port=port,
             workers=workers,
             log_config=log_config,
-            **server_options(settings),  # frame size, SIGTERM grace, no proxy headers (entrypoints/startup.py)
+            **server_options(
+                settings
+            ),  # frame size, SIGTERM grace, no proxy headers (entrypoints/startup.py)
         )
     finally:
         if shared is not None:

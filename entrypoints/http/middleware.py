@@ -100,7 +100,9 @@ class RequestContextMiddleware:
             route,
             status if status is not None else "-",
             duration_ms,
-            extra={"access": {"method": method, "route": route, "status": status, "duration_ms": duration_ms}},
+            extra={
+                "access": {"method": method, "route": route, "status": status, "duration_ms": duration_ms}
+            },
         )
 
 

@@ -47,7 +47,8 @@ def declare_error_responses(app: Litestar) -> None:
                 responses.setdefault(
                     status,
                     OpenAPIResponse(
-                        description=description, content={"application/json": OpenAPIMediaType(schema=ERROR_BODY)}
+                        description=description,
+                        content={"application/json": OpenAPIMediaType(schema=ERROR_BODY)},
                     ),
                 )
             operation.responses = responses

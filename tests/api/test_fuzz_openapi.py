@@ -81,4 +81,6 @@ def test_the_api_keeps_its_own_contract(api_schema: Any) -> None:
 
         check()
     assert calls > 100
-    assert not failures, "\n\n".join(f"{label}:\n  " + "\n  ".join(sorted(problems)) for label, problems in failures.items())
+    assert not failures, "\n\n".join(
+        f"{label}:\n  " + "\n  ".join(sorted(problems)) for label, problems in failures.items()
+    )

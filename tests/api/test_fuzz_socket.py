@@ -25,7 +25,9 @@ MAX_FRAME = 4096
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=10,
 )
 frames = st.one_of(
@@ -33,9 +35,9 @@ frames = st.one_of(
     st.binary(max_size=200),
     st.binary(min_size=1, max_size=20).map(lambda b: b"\xff" + b),  # never valid UTF-8
     json_values.map(json.dumps),
-    st.dictionaries(
-        st.sampled_from(["message", "mensaje", "origin", "type"]), json_values, max_size=3
-    ).map(json.dumps),
+    st.dictionaries(st.sampled_from(["message", "mensaje", "origin", "type"]), json_values, max_size=3).map(
+        json.dumps
+    ),
     st.integers(MAX_FRAME + 1, MAX_FRAME * 3).map(lambda n: '{"message": "' + "x" * n + '"}'),
 )
 
@@ -59,7 +61,9 @@ def _events_until_quiet(ws: Any) -> list[dict[str, Any]]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(frame=frames)
-def test_random_frames_get_error_events_or_a_proper_close(socket_client: TestClient, frame: str | bytes) -> None:
+def test_random_frames_get_error_events_or_a_proper_close(
+    socket_client: TestClient, frame: str | bytes
+) -> None:
     with socket_client.websocket_connect("/api/v1/chat/stream/fuzz-ws/1") as ws:
         if isinstance(frame, bytes):
             ws.send_bytes(frame)
@@ -68,7 +72,9 @@ def test_random_frames_get_error_events_or_a_proper_close(socket_client: TestCli
         try:
             events = _events_until_quiet(ws)
         except WebSocketDisconnect as closed:
-            assert closed.code == 1009 and len(frame.encode() if isinstance(frame, str) else frame) > MAX_FRAME
+            assert (
+                closed.code == 1009 and len(frame.encode() if isinstance(frame, str) else frame) > MAX_FRAME
+            )
             return
         for event in events:
             assert event["type"] in ("start", "sources", "token", "end", "error"), event

@@ -53,7 +53,10 @@ def test_widget_page_policy_and_embeddable_script(client: TestClient) -> None:
 
 def test_hsts_when_configured(model: ScriptedChatModel) -> None:
     with make_client(model, HSTS_MAX_AGE=31_536_000) as client:
-        assert client.get("/health").headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+        assert (
+            client.get("/health").headers["strict-transport-security"]
+            == "max-age=31536000; includeSubDomains"
+        )
 
 
 def test_a_sane_incoming_request_id_is_kept_and_a_forged_one_replaced(client: TestClient) -> None:
@@ -121,9 +124,12 @@ def test_cors_for_rest(model: ScriptedChatModel) -> None:
 
 def test_websocket_handshakes_from_other_origins_are_refused_before_accept(model: ScriptedChatModel) -> None:
     with make_client(model, CORS_ORIGINS="https://shop.example") as client:
-        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(
-            "/api/v1/chat/stream/o-1/1", headers={"Origin": "https://evil.example"}
-        ) as ws:
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect(
+                "/api/v1/chat/stream/o-1/1", headers={"Origin": "https://evil.example"}
+            ) as ws,
+        ):
             ws.receive_json()
         assert refused.value.code == 1008
         for origin in ("https://shop.example", None):  # listed, or not a browser

