@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, JSONBody, Parameter
 
 from application.agents import AgentService
 from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
 from domain.audit import Actor
+from entrypoints.http.errors import on_agent_validation_error
 from entrypoints.http.schemas import AgentBody, AgentOut, AgentPatchBody, agent_out
 from entrypoints.http.security import admin_guard
 
@@ -17,6 +19,7 @@ class AgentController(Controller):
     path = "/api/v1/agents"
     tags = ["agents"]
     guards = [admin_guard]
+    exception_handlers = {ValidationException: on_agent_validation_error}
 
     @get("/", summary="List agents")
     async def list_agents(

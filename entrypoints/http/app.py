@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from application.diagnostics import Diagnostics
+from domain.knowledge import MAX_SOURCE_CHARS, MAX_TITLE_CHARS
 from entrypoints.container import Container, build_container, resolve_all, start_knowledge
 from entrypoints.http.agents import AgentController
 from entrypoints.http.audit import AuditController
@@ -28,8 +29,13 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.health import health, ready
 from entrypoints.http.llm import LegacyGroqController, LlmController
 from entrypoints.http.middleware import install as install_middleware
-from entrypoints.http.openapi_errors import declare_error_responses
+from entrypoints.http.openapi_errors import (
+    declare_closed_shapes,
+    declare_document_body,
+    declare_error_responses,
+)
 from entrypoints.http.public_agents import PublicAgentController
+from entrypoints.http.schemas import AgentBody, AgentPatchBody
 from entrypoints.http.security import log_access_rules
 from entrypoints.metrics import metrics, metrics_middleware
 from entrypoints.settings import Settings
@@ -124,4 +130,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     install_middleware(app, settings)  # request id, security headers, access log, WebSocket origins
     declare_error_responses(app)  # every operation documents its {"detail", "code"} errors
+    declare_closed_shapes(app, AgentBody, AgentPatchBody)  # unknown fields are refused (422 invalid_request)
+    declare_document_body(app, "/api/v1/agents/{agent_id}/documents", MAX_TITLE_CHARS, MAX_SOURCE_CHARS)
     return app

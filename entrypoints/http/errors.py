@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -24,6 +25,7 @@ from domain.errors import (
     Unavailable,
     UnsupportedDocumentType,
 )
+from entrypoints.http.schemas import AGENT_FIELD_RULES
 
 log = logging.getLogger("centralita.http")
 
@@ -93,6 +95,34 @@ def _validation_error(error: ValidationException) -> Response[dict[str, str]]:
         f"{item.get('key') or 'body'}: {item.get('message')}" for item in extra if isinstance(item, dict)
     )
     return error_response(422, "invalid_request", f"The request is not valid: {problems or text}.")
+
+
+# msgspec's words for a declared field rule (length, pattern, bound) that a value of the right type breaks.
+_BROKEN_RULE = re.compile(r"^Expected `[^`]+` (of length|matching regex|[<>]=?)")
+
+
+def on_agent_validation_error(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[dict[str, str]]:
+    """Agent bodies: a field that breaks its declared rule is 422 `invalid_agent`, as when the domain finds it.
+
+    The wrong shape (a missing or unknown field, a value of the wrong type) stays 422 `invalid_request`.
+    """
+    extra = error.extra if isinstance(error.extra, list) else []
+    broken = [
+        item
+        for item in extra
+        if isinstance(item, dict)
+        and item.get("source") == "body"
+        and _BROKEN_RULE.match(str(item.get("message", "")))
+    ]
+    if not broken:
+        return on_http_error(request, error)
+    problems = "; ".join(
+        f"{item.get('key')}: {AGENT_FIELD_RULES.get(str(item.get('key')), item.get('message'))}"
+        for item in broken
+    )
+    return error_response(422, "invalid_agent", f"The agent is not valid: {problems}")
 
 
 def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, str]]:

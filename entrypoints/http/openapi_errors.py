@@ -4,12 +4,17 @@ and the session id rule on every `session_id` parameter.
 Every error is JSON `{"detail", "code"}` (entrypoints/http/errors.py); which statuses can happen is the same
 list for every route, so it is added to each operation once the app is built, rather than repeated on each
 handler.
+Request structs that refuse unknown fields (`forbid_unknown_fields`) are declared closed
+(`additionalProperties: false`), which Litestar does not do by itself.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from litestar import Litestar
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 ERROR_STATUSES = {
@@ -56,3 +61,38 @@ def declare_error_responses(app: Litestar) -> None:
                 # Path and query session ids follow the visitor rule (checked by the use cases, 422).
                 if getattr(parameter, "name", None) == "session_id" and isinstance(parameter.schema, Schema):
                     parameter.schema.pattern = SESSION_ID_PATTERN
+
+
+def declare_closed_shapes(app: Litestar, *structs: type[msgspec.Struct]) -> None:
+    """Mark the component schemas of these `forbid_unknown_fields` structs `additionalProperties: false`."""
+    schemas: dict[str, Any] = dict(app.openapi_schema.components.schemas or {})
+    for struct in structs:
+        schema = schemas.get(struct.__name__)
+        if isinstance(schema, Schema) and struct.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+
+
+def declare_document_body(app: Litestar, path: str, title_chars: int, source_chars: int) -> None:
+    """The JSON shape `POST` of a document reads by hand (the handler takes the raw request), with its rules."""
+    path_item = (app.openapi_schema.paths or {}).get(path)
+    operation = getattr(path_item, "post", None)
+    if operation is None:
+        return
+    body = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={
+            "title": Schema(type=OpenAPIType.STRING, pattern=r"\S", max_length=title_chars),
+            "text": Schema(type=OpenAPIType.STRING, pattern=r"[^\s\x00]", description="Not blank."),
+            "source": Schema(
+                one_of=[
+                    Schema(type=OpenAPIType.STRING, max_length=source_chars),
+                    Schema(type=OpenAPIType.NULL),
+                ]
+            ),
+        },
+        required=["title", "text"],
+        additional_properties=False,
+    )
+    operation.request_body = RequestBody(
+        content={"application/json": OpenAPIMediaType(schema=body)}, required=True
+    )

@@ -10,7 +10,7 @@ from litestar.params import KwargDefinition
 
 from application.chat import ChatAnswer
 from application.ports.chat_model import KeyCheck, ModelInfo, ProviderCheck
-from domain.agents import DEFAULT_K_DOCUMENTS, Agent, AgentSpec
+from domain.agents import DEFAULT_K_DOCUMENTS, MAX_K_DOCUMENTS, Agent, AgentSpec
 from domain.conversations import Conversation, Message
 from domain.knowledge import Source
 from domain.usage import Usage
@@ -48,18 +48,72 @@ class LegacyChatBody(msgspec.Struct, kw_only=True):
     origin: Origin = None
 
 
+# The agent field rules of AgentSpec.validated(), declared so the schema tells clients what is accepted. msgspec
+# enforces them while decoding; the agent routes answer a broken rule with 422 `invalid_agent`, like the domain.
+AGENT_FIELD_RULES = {
+    "name": "1 to 200 characters, not blank.",
+    "system_prompt": "Not blank, at most 50000 characters.",
+    "language": "A language tag such as 'es' or 'en' (2 to 16).",
+    "model": "Not blank; omit it or send null for the configured default.",
+    "temperature": "Between 0 and 2.",
+    "max_tokens": "Between 1 and 200000.",
+    "k_documents": f"Between 0 and {MAX_K_DOCUMENTS}.",
+    "min_score": "Between -1 and 1.",
+    "greeting": "At most 2000 characters.",
+}
+_NON_BLANK = r"\S"  # searched, not anchored: at least one non-whitespace character
+AgentName = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=200, pattern=_NON_BLANK, description=AGENT_FIELD_RULES["name"]),
+]
+SystemPrompt = Annotated[
+    str,
+    msgspec.Meta(max_length=50_000, pattern=_NON_BLANK, description=AGENT_FIELD_RULES["system_prompt"]),
+]
+Language = Annotated[
+    str,
+    msgspec.Meta(min_length=2, max_length=16, description=AGENT_FIELD_RULES["language"]),
+]
+ModelName = Annotated[
+    str,
+    msgspec.Meta(pattern=_NON_BLANK, description=AGENT_FIELD_RULES["model"]),
+]
+# Litestar leaves a falsy bound (`ge=0`) of an optional field out of the schema; "extra" puts it back.
+Temperature = Annotated[
+    float,
+    msgspec.Meta(
+        ge=0.0,
+        le=2.0,
+        description=AGENT_FIELD_RULES["temperature"],
+        extra_json_schema={"extra": {"minimum": 0.0}},
+    ),
+]
+MaxTokens = Annotated[int, msgspec.Meta(ge=1, le=200_000, description=AGENT_FIELD_RULES["max_tokens"])]
+KDocuments = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_K_DOCUMENTS,
+        description=AGENT_FIELD_RULES["k_documents"],
+        extra_json_schema={"extra": {"minimum": 0}},
+    ),
+]
+MinScore = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0, description=AGENT_FIELD_RULES["min_score"])]
+Greeting = Annotated[str, msgspec.Meta(max_length=2000, description=AGENT_FIELD_RULES["greeting"])]
+
+
 class AgentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """POST and PUT: `name` and `system_prompt` are required, the rest have defaults."""
 
-    name: str
-    system_prompt: str
-    language: str = "es"
-    model: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    k_documents: int = DEFAULT_K_DOCUMENTS
-    min_score: float | None = None
-    greeting: str | None = None
+    name: AgentName
+    system_prompt: SystemPrompt
+    language: Language = "es"
+    model: ModelName | None = None
+    temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    k_documents: KDocuments = DEFAULT_K_DOCUMENTS
+    min_score: MinScore | None = None
+    greeting: Greeting | None = None
 
     def to_spec(self) -> AgentSpec:
         return AgentSpec(**msgspec.structs.asdict(self))
@@ -71,15 +125,15 @@ UNSET = msgspec.UNSET
 class AgentPatchBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """PATCH: only the fields present change; `null` resets an optional field to its default."""
 
-    name: str | msgspec.UnsetType = UNSET
-    system_prompt: str | msgspec.UnsetType = UNSET
-    language: str | msgspec.UnsetType = UNSET
-    model: str | msgspec.UnsetType | None = UNSET
-    temperature: float | msgspec.UnsetType | None = UNSET
-    max_tokens: int | msgspec.UnsetType | None = UNSET
-    k_documents: int | msgspec.UnsetType = UNSET
-    min_score: float | msgspec.UnsetType | None = UNSET
-    greeting: str | msgspec.UnsetType | None = UNSET
+    name: AgentName | msgspec.UnsetType = UNSET
+    system_prompt: SystemPrompt | msgspec.UnsetType = UNSET
+    language: Language | msgspec.UnsetType = UNSET
+    model: ModelName | msgspec.UnsetType | None = UNSET
+    temperature: Temperature | msgspec.UnsetType | None = UNSET
+    max_tokens: MaxTokens | msgspec.UnsetType | None = UNSET
+    k_documents: KDocuments | msgspec.UnsetType = UNSET
+    min_score: MinScore | msgspec.UnsetType | None = UNSET
+    greeting: Greeting | msgspec.UnsetType | None = UNSET
 
     def changes(self) -> dict[str, Any]:
         return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not UNSET}
