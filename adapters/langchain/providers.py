@@ -123,7 +123,7 @@ def init_kwargs(
     kwargs: dict[str, Any] = {"temperature": temperature, profile.max_tokens_arg: max_tokens}
     if profile.name == "ollama":
         # ChatOllama has neither `timeout` nor `max_retries` (it would ignore them): the timeout goes to its
-        # httpx client, retries are the adapter's (see LangChainChatModel).
+        # httpx client, retries are the adapter's (see attempts.py).
         kwargs["client_kwargs"] = {"timeout": timeout}
     elif profile.name == "openai":
         # An httpx.Timeout (unhashable) keeps langchain-openai from sharing one process-wide httpx client per
