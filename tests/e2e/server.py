@@ -22,26 +22,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def server_env(env: dict[str, str]) -> dict[str, str]:
+    """The test's settings over this process's environment, minus ambient LLM, Mongo and metrics settings."""
+    ambient = ("GROQ_", "LLM_", "MONGODB_", "PROMETHEUS_")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(ambient)}, **env}
+
+
 @contextmanager
-def running_server(
+def server_process(
     env: dict[str, str],
     cwd: Path,
     timeout: float = 60.0,
     args: Sequence[str] = (),
     ready_path: str = "/health",
-) -> Iterator[str]:
-    """Yields the base URL once `ready_path` answers 200; stops the server (SIGTERM, then SIGKILL) at the end.
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Yields the process and its base URL once `ready_path` answers 200; stops it (SIGTERM, then SIGKILL)
+    at the end unless it has exited already.
 
     `args` are extra `centralita serve` options (e.g. `--workers 2`); the log is `cwd/server-<port>.log`.
     """
     port = free_port()
-    ambient = ("GROQ_", "LLM_", "MONGODB_", "PROMETHEUS_")
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(ambient)}
-    full_env.update(env)
     log = (cwd / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
         [CENTRALITA, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        env=full_env,
+        env=server_env(env),
         cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -60,15 +64,29 @@ def running_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not answer within {timeout}s: {_tail(cwd / log.name)}")
             time.sleep(0.1)
-        yield url
+        yield process, url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         log.close()
+
+
+@contextmanager
+def running_server(
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float = 60.0,
+    args: Sequence[str] = (),
+    ready_path: str = "/health",
+) -> Iterator[str]:
+    """`server_process` for tests that need only the base URL."""
+    with server_process(env, cwd, timeout, args, ready_path) as (_, url):
+        yield url
 
 
 def _tail(path: Path) -> str:

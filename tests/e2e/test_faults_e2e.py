@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.server import CENTRALITA, free_port
+from tests.e2e.server import CENTRALITA, free_port, server_env, server_process
 from tests.fakes.fake_llm import FakeLLMServer
 
 KEY = "faults-test-key"
@@ -75,53 +73,10 @@ def slow_llm() -> Iterator[WatchedLLM]:
         yield server  # type: ignore[misc]
 
 
-def environment(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "LLM_", "MONGODB_"))}
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def server_process(
-    env: dict[str, str], cwd: Path, timeout: float = 90
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    log = (cwd / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [CENTRALITA, "serve", "--port", str(port)],
-        env=environment(env),
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert process.poll() is None, (cwd / log.name).read_text()
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (cwd / log.name).read_text()
-            time.sleep(0.1)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
-
-
 def run_to_exit(env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str]:
     done = subprocess.run(
         [CENTRALITA, "serve", "--port", str(free_port())],
-        env=environment(env),
+        env=server_env(env),
         cwd=cwd,
         capture_output=True,
         timeout=timeout,
