@@ -17,6 +17,8 @@ from litestar import Litestar
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
+from entrypoints.http.schemas import NON_BLANK
+
 ERROR_STATUSES = {
     "400": "Malformed request (e.g. the body is not JSON).",
     "401": "A valid X-API-Key is required (admin routes, ADMIN_API_KEY set).",
@@ -81,8 +83,8 @@ def declare_document_body(app: Litestar, path: str, title_chars: int, source_cha
     body = Schema(
         type=OpenAPIType.OBJECT,
         properties={
-            "title": Schema(type=OpenAPIType.STRING, pattern=r"\S", max_length=title_chars),
-            "text": Schema(type=OpenAPIType.STRING, pattern=r"[^\s\x00]", description="Not blank."),
+            "title": Schema(type=OpenAPIType.STRING, pattern=NON_BLANK, max_length=title_chars),
+            "text": Schema(type=OpenAPIType.STRING, pattern=NON_BLANK, description="Not blank."),
             "source": Schema(
                 one_of=[
                     Schema(type=OpenAPIType.STRING, max_length=source_chars),

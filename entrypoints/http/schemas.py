@@ -61,14 +61,17 @@ AGENT_FIELD_RULES = {
     "min_score": "Between -1 and 1.",
     "greeting": "At most 2000 characters.",
 }
-_NON_BLANK = r"\S"  # searched, not anchored: at least one non-whitespace character
+# Searched, not anchored: at least one character that is neither whitespace nor a control character.
+# Explicit control ranges because Python counts \x1c-\x1f and \x85 as whitespace (the domain strips them)
+# while the schema's ECMA dialect does not: `\S` alone let "\x1f" pass the schema and fail the API.
+NON_BLANK = r"[^\s\x00-\x1f\x7f-\x9f]"
 AgentName = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=200, pattern=_NON_BLANK, description=AGENT_FIELD_RULES["name"]),
+    msgspec.Meta(min_length=1, max_length=200, pattern=NON_BLANK, description=AGENT_FIELD_RULES["name"]),
 ]
 SystemPrompt = Annotated[
     str,
-    msgspec.Meta(max_length=50_000, pattern=_NON_BLANK, description=AGENT_FIELD_RULES["system_prompt"]),
+    msgspec.Meta(max_length=50_000, pattern=NON_BLANK, description=AGENT_FIELD_RULES["system_prompt"]),
 ]
 Language = Annotated[
     str,
@@ -76,7 +79,7 @@ Language = Annotated[
 ]
 ModelName = Annotated[
     str,
-    msgspec.Meta(pattern=_NON_BLANK, description=AGENT_FIELD_RULES["model"]),
+    msgspec.Meta(pattern=NON_BLANK, description=AGENT_FIELD_RULES["model"]),
 ]
 # Litestar leaves a falsy bound (`ge=0`) of an optional field out of the schema; "extra" puts it back.
 Temperature = Annotated[

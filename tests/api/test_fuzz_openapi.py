@@ -84,3 +84,16 @@ def test_the_api_keeps_its_own_contract(api_schema: Any) -> None:
     assert not failures, "\n\n".join(
         f"{label}:\n  " + "\n  ".join(sorted(problems)) for label, problems in failures.items()
     )
+
+
+@pytest.mark.parametrize("text", ["\x1f", " \x1c\x1d\x1e ", "\x85", "\x00"])
+def test_what_the_domain_calls_blank_the_schema_does_not_call_valid(text: str) -> None:
+    """Regression (found by the fuzzer): a title of "\\x1f" matched the schema's `\\S` but is blank to the
+    domain (Python counts \\x1c-\\x1f as whitespace), so a schema-valid document was refused."""
+    import re
+
+    from entrypoints.http.schemas import NON_BLANK
+
+    assert re.search(NON_BLANK, text) is None
+    assert text.strip("\x00") == "" or not text.strip()
+    assert re.search(NON_BLANK, f"{text}Horario") is not None
