@@ -17,6 +17,7 @@ from application.ports.agents import AgentRepository
 from application.ports.knowledge import KnowledgeStore
 from domain.agents import DEFAULT_AGENT, Agent, AgentSpec
 from domain.audit import Actor, AuditAction, agent_entry
+from domain.bounds import validate_agent_id
 from domain.clock import utc_now
 from domain.errors import AgentNotFound
 
@@ -46,7 +47,7 @@ class AgentService:
         return agent
 
     async def get(self, agent_id: int) -> Agent:
-        agent = await self._agents.get(agent_id)
+        agent = await self._agents.get(validate_agent_id(agent_id))
         if agent is None:
             raise AgentNotFound(agent_id)
         return agent
@@ -71,6 +72,7 @@ class AgentService:
     async def delete(self, agent_id: int, actor: Actor | None = None) -> None:
         """Remove the agent and its knowledge; its conversations stay on record under its (never reused) id."""
         # Read first only when auditing: the entry keeps what the agent was (prompt summarized).
+        validate_agent_id(agent_id)
         current = await self._agents.get(agent_id) if self._audit is not None else None
         if not await self._agents.delete(agent_id):
             raise AgentNotFound(agent_id)

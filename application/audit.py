@@ -26,6 +26,7 @@ from datetime import datetime
 from application.paging import Page
 from application.ports.audit import AuditLog
 from domain.audit import AuditAction, AuditEntry
+from domain.bounds import validate_agent_id
 from domain.clock import utc_now
 from domain.errors import InvalidInput, StoreUnavailable
 
@@ -59,6 +60,9 @@ class Auditor:
         target: str | None = None,
         agent_id: int | None = None,
     ) -> list[AuditEntry]:
+        action = action or None  # `?action=` is no filter, as the schema allows
+        if agent_id is not None:
+            validate_agent_id(agent_id)
         if action is not None and action not in ACTIONS:
             raise InvalidInput(f"action must be one of: {', '.join(ACTIONS)}.")
         return await self._log.list(page.limit, page.offset, action=action, target=target, agent_id=agent_id)

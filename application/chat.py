@@ -29,6 +29,7 @@ from application.ports.knowledge import KnowledgeRetriever
 from application.ports.visitors import VisitorRepository
 from application.prompt import PromptBudget, build_prompt, estimate_tokens
 from domain.agents import Agent
+from domain.bounds import validate_agent_id
 from domain.clock import utc_now
 from domain.conversations import Message, MessageStatus, Role, new_id, validate_message_text
 from domain.errors import AgentNotFound, CentralitaError
@@ -235,7 +236,7 @@ class ChatService:
         session_id = validate_session_id(request.session_id)
         text = validate_message_text(request.message, self._limits.max_message_chars)
         origin = normalize_origin(request.origin)
-        agent = await self._agents.get(request.agent_id)
+        agent = await self._agents.get(validate_agent_id(request.agent_id))
         if agent is None:
             raise AgentNotFound(request.agent_id)
 

@@ -6,6 +6,7 @@ from application.paging import Page
 from application.ports.agents import AgentRepository
 from application.ports.conversations import ConversationRepository
 from application.ports.visitors import VisitorRepository
+from domain.bounds import validate_agent_id
 from domain.conversations import Conversation, Message, Role
 from domain.errors import AgentNotFound, ConversationNotFound, VisitorNotFound
 from domain.visitors import Visitor, validate_session_id
@@ -25,6 +26,8 @@ class ConversationQueries:
     async def find(self, session_id: str | None, agent_id: int | None, page: Page) -> list[Conversation]:
         if session_id is not None:
             validate_session_id(session_id)
+        if agent_id is not None:
+            validate_agent_id(agent_id)
         return await self._conversations.find(
             session_id=session_id, agent_id=agent_id, limit=page.limit, offset=page.offset
         )
@@ -44,7 +47,7 @@ class ConversationQueries:
         """The last `limit` user and assistant messages of a visitor with an agent, oldest first."""
         validate_session_id(session_id)
         Page(limit=limit)
-        if await self._agents.get(agent_id) is None:
+        if await self._agents.get(validate_agent_id(agent_id)) is None:
             raise AgentNotFound(agent_id)
         matches = await self._conversations.find(session_id=session_id, agent_id=agent_id, limit=1, offset=0)
         if not matches:

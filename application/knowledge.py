@@ -19,6 +19,7 @@ from application.ports.agents import AgentRepository
 from application.ports.embeddings import Embedder
 from application.ports.knowledge import DocumentReader, KnowledgeRetriever, KnowledgeStore, TextSplitter
 from domain.audit import Actor, AuditAction, document_entry
+from domain.bounds import validate_agent_id
 from domain.clock import utc_now
 from domain.errors import AgentNotFound, DocumentNotFound, DocumentTooLarge
 from domain.knowledge import (
@@ -154,7 +155,7 @@ class KnowledgeService:
             await self._audit.record(entry)
 
     async def _require_agent(self, agent_id: int) -> None:
-        if await self._agents.get(agent_id) is None:
+        if await self._agents.get(validate_agent_id(agent_id)) is None:
             raise AgentNotFound(agent_id)
 
 

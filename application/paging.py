@@ -1,13 +1,11 @@
-"""List bounds shared by every listing (PRODUCT.md: default 100, at most 1000)."""
+"""List bounds shared by every listing (PRODUCT.md: default 100, at most 1000; domain/bounds.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.bounds import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from domain.errors import InvalidInput
-
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,5 +16,5 @@ class Page:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.")
-        if self.offset < 0:
-            raise InvalidInput("offset must not be negative.")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise InvalidInput(f"offset must be between 0 and {MAX_OFFSET}.")

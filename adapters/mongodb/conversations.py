@@ -23,7 +23,7 @@ from langchain_core.messages import BaseMessage
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
 from adapters.mongodb.documents import (
     CONVERSATIONS,
@@ -41,7 +41,7 @@ from adapters.mongodb.documents import (
     usage_from,
     usage_increment,
 )
-from adapters.mongodb.errors import store_operation, store_unavailable
+from adapters.mongodb.errors import DRIVER_ERRORS, store_operation, store_unavailable
 from application.ports.conversations import ConversationRepository
 from domain.conversations import Conversation, Message, new_id
 from domain.usage import Usage
@@ -123,7 +123,7 @@ class MongoConversationRepository(ConversationRepository):
         stored = replace(message, seq=int(conversation["last_seq"]), created_at=bson_time(message.created_at))
         try:
             await self._messages.insert_one(message_document(stored, langchain_message))
-        except PyMongoError as error:
+        except DRIVER_ERRORS as error:
             await self._give_back(stored, usage)
             if isinstance(error, DuplicateKeyError):
                 raise ValueError(f"Message {message.id} is already stored.") from error
@@ -230,7 +230,7 @@ class MongoConversationRepository(ConversationRepository):
                 {"_id": message.conversation_id},
                 {"$inc": {"message_count": -1, **usage_increment(Usage() - usage)}},
             )
-        except PyMongoError:
+        except DRIVER_ERRORS:
             log.warning(
                 "conversation %s may count one message too many: message %s was not stored",
                 message.conversation_id,

@@ -1,5 +1,8 @@
 """How MongoDB faults reach the application: every driver error becomes `StoreUnavailable`.
 
+Driver errors include what BSON cannot encode (``bson.errors.BSONError``: ``InvalidDocument``,
+``DocumentTooLarge`` above 16 MB) and ``OverflowError`` for an integer beyond 64 bits.
+
 The repositories decorate each port method with :func:`store_operation`. A ``PyMongoError`` raised
 while the method talks to the server (no server selectable, connection lost, write or command
 refused, …) is re-raised as ``domain.errors.StoreUnavailable`` chained ``from`` the original, so
@@ -13,6 +16,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+from bson.errors import BSONError
 from pymongo.errors import OperationFailure, PyMongoError
 
 from domain.errors import StoreUnavailable
@@ -21,7 +25,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def describe(action: str, error: PyMongoError) -> str:
+DRIVER_ERRORS = (PyMongoError, BSONError, OverflowError)
+DriverError = PyMongoError | BSONError | OverflowError
+
+
+def describe(action: str, error: DriverError) -> str:
     """A sentence for clients and logs: what failed and what kind of fault, without credentials."""
     kind = type(error).__name__
     if isinstance(error, OperationFailure) and error.code is not None:
@@ -30,7 +38,7 @@ def describe(action: str, error: PyMongoError) -> str:
     return f"The conversation store is unavailable: could not {action} ({kind})."
 
 
-def store_unavailable(action: str, error: PyMongoError) -> StoreUnavailable:
+def store_unavailable(action: str, error: DriverError) -> StoreUnavailable:
     """The domain error for `error` raised while doing `action` (raise it `from error`)."""
     return StoreUnavailable(describe(action, error))
 
@@ -45,7 +53,7 @@ def store_operation(
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return await method(*args, **kwargs)
-            except PyMongoError as error:
+            except DRIVER_ERRORS as error:
                 raise store_unavailable(action, error) from error
 
         return guarded

@@ -5,13 +5,21 @@ from __future__ import annotations
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import JSONBody
 
 from application.agents import AgentService
-from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from application.paging import DEFAULT_LIMIT, Page
 from domain.audit import Actor
 from entrypoints.http.errors import on_agent_validation_error
-from entrypoints.http.schemas import AgentBody, AgentOut, AgentPatchBody, agent_out
+from entrypoints.http.schemas import (
+    AgentBody,
+    AgentIdParam,
+    AgentOut,
+    AgentPatchBody,
+    Limit,
+    Offset,
+    agent_out,
+)
 from entrypoints.http.security import admin_guard
 
 
@@ -25,8 +33,8 @@ class AgentController(Controller):
     async def list_agents(
         self,
         agents: NamedDependency[AgentService],
-        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-        offset: int = Parameter(default=0, ge=0),
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
     ) -> list[AgentOut]:
         return [agent_out(a) for a in await agents.list(Page(limit, offset))]
 
@@ -37,13 +45,13 @@ class AgentController(Controller):
         return agent_out(await agents.create(data.to_spec(), actor))
 
     @get("/{agent_id:int}", summary="Read an agent")
-    async def get_agent(self, agent_id: FromPath[int], agents: NamedDependency[AgentService]) -> AgentOut:
+    async def get_agent(self, agent_id: AgentIdParam, agents: NamedDependency[AgentService]) -> AgentOut:
         return agent_out(await agents.get(agent_id))
 
     @put("/{agent_id:int}", summary="Replace an agent's fields")
     async def replace_agent(
         self,
-        agent_id: FromPath[int],
+        agent_id: AgentIdParam,
         data: JSONBody[AgentBody],
         agents: NamedDependency[AgentService],
         actor: NamedDependency[Actor],
@@ -53,7 +61,7 @@ class AgentController(Controller):
     @patch("/{agent_id:int}", summary="Change some of an agent's fields")
     async def patch_agent(
         self,
-        agent_id: FromPath[int],
+        agent_id: AgentIdParam,
         data: JSONBody[AgentPatchBody],
         agents: NamedDependency[AgentService],
         actor: NamedDependency[Actor],
@@ -62,6 +70,6 @@ class AgentController(Controller):
 
     @delete("/{agent_id:int}", summary="Delete an agent (its conversations stay on record)")
     async def delete_agent(
-        self, agent_id: FromPath[int], agents: NamedDependency[AgentService], actor: NamedDependency[Actor]
+        self, agent_id: AgentIdParam, agents: NamedDependency[AgentService], actor: NamedDependency[Actor]
     ) -> None:
         await agents.delete(agent_id, actor)

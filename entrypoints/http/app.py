@@ -25,7 +25,7 @@ from entrypoints.http.chat_socket import chat_stream_socket, legacy_chat_stream_
 from entrypoints.http.conversations import ConversationController, HistoryController
 from entrypoints.http.dependencies import DEPENDENCIES
 from entrypoints.http.documents import document_controller
-from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.errors import EXCEPTION_HANDLERS, on_unreadable_path
 from entrypoints.http.health import health, ready
 from entrypoints.http.llm import LegacyGroqController, LlmController
 from entrypoints.http.middleware import install as install_middleware
@@ -110,7 +110,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             health,
             ready,
             metrics,
-            create_static_files_router(path="/widget", directories=[WIDGET_DIR], html_mode=True),
+            create_static_files_router(
+                path="/widget",
+                directories=[WIDGET_DIR],
+                html_mode=True,
+                exception_handlers={ValueError: on_unreadable_path},
+            ),
         ],
         dependencies=DEPENDENCIES,
         middleware=[metrics_middleware],

@@ -7,11 +7,12 @@ from datetime import datetime
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromQuery
 
 from application.audit import ACTIONS, Auditor
-from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from application.paging import DEFAULT_LIMIT, Page
 from domain.audit import AuditEntry
+from entrypoints.http.schemas import AgentIdFilter, Limit, Offset
 from entrypoints.http.security import admin_guard
 
 # Integers are JSON numbers too: declaring `int` and `float` both would make the schema's oneOf ambiguous.
@@ -68,9 +69,9 @@ class AuditController(Controller):
         audit: NamedDependency[Auditor],
         action: FromQuery[str | None] = None,
         target: FromQuery[str | None] = None,
-        agent_id: FromQuery[int | None] = None,
-        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-        offset: int = Parameter(default=0, ge=0),
+        agent_id: AgentIdFilter = None,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
     ) -> list[AuditEntryOut]:
         found = await audit.list(Page(limit, offset), action, target, agent_id)
         return [audit_entry_out(entry) for entry in found]

@@ -117,7 +117,7 @@ class ChatSocket:
     async def _parse(self, raw: str) -> ChatRequest | None:
         try:
             frame = _decoder.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested deeper than msgspec decodes
             await self._send_error("malformed_json", "The frame is not valid JSON.")
             return None
         if not isinstance(frame, dict):

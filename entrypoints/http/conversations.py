@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery
 
 from application.conversations import ConversationQueries
-from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from application.paging import DEFAULT_LIMIT, Page
 from entrypoints.http.schemas import (
+    AgentIdFilter,
+    AgentIdParam,
     ConversationOut,
+    Limit,
     MessageOut,
+    Offset,
     PublicMessageOut,
     VisitorOut,
     conversation_out,
@@ -19,9 +23,6 @@ from entrypoints.http.schemas import (
     visitor_out,
 )
 from entrypoints.http.security import admin_guard
-
-Limit = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-Offset = Parameter(default=0, ge=0)
 
 
 class ConversationController(Controller):
@@ -34,9 +35,9 @@ class ConversationController(Controller):
         self,
         queries: NamedDependency[ConversationQueries],
         session_id: FromQuery[str | None] = None,
-        agent_id: FromQuery[int | None] = None,
-        limit: int = Limit,
-        offset: int = Offset,
+        agent_id: AgentIdFilter = None,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
     ) -> list[ConversationOut]:
         found = await queries.find(session_id, agent_id, Page(limit, offset))
         return [conversation_out(c) for c in found]
@@ -46,8 +47,8 @@ class ConversationController(Controller):
         self,
         conversation_id: FromPath[str],
         queries: NamedDependency[ConversationQueries],
-        limit: int = Limit,
-        offset: int = Offset,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
     ) -> list[MessageOut]:
         return [message_out(m) for m in await queries.messages(conversation_id, Page(limit, offset))]
 
@@ -68,8 +69,8 @@ class HistoryController(Controller):
     async def history(
         self,
         session_id: FromPath[str],
-        agent_id: FromPath[int],
+        agent_id: AgentIdParam,
         queries: NamedDependency[ConversationQueries],
-        limit: int = Limit,
+        limit: Limit = DEFAULT_LIMIT,
     ) -> list[PublicMessageOut]:
         return [public_message_out(m) for m in await queries.visitor_history(session_id, agent_id, limit)]

@@ -16,13 +16,14 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath
 
 from application.knowledge import KnowledgeService
-from application.paging import DEFAULT_LIMIT, MAX_LIMIT, Page
+from application.paging import DEFAULT_LIMIT, Page
 from domain.audit import Actor
 from domain.errors import DocumentTooLarge, UnsupportedDocumentType
 from domain.knowledge import KnowledgeDocument
+from entrypoints.http.schemas import AgentIdParam, Limit, Offset
 from entrypoints.http.security import admin_guard
 
 BODY_OVERHEAD = 256 * 1024  # multipart framing and JSON quoting around the document itself
@@ -69,7 +70,7 @@ class DocumentController(Controller):
     )
     async def add_document(
         self,
-        agent_id: FromPath[int],
+        agent_id: AgentIdParam,
         request: Request[Any, Any, Any],
         knowledge: NamedDependency[KnowledgeService],
         actor: NamedDependency[Actor],
@@ -106,17 +107,17 @@ class DocumentController(Controller):
     @get("/", summary="List an agent's documents")
     async def list_documents(
         self,
-        agent_id: FromPath[int],
+        agent_id: AgentIdParam,
         knowledge: NamedDependency[KnowledgeService],
-        limit: int = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-        offset: int = Parameter(default=0, ge=0),
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
     ) -> list[DocumentOut]:
         return [document_out(d) for d in await knowledge.list(agent_id, Page(limit, offset))]
 
     @delete("/{document_id:str}", summary="Delete a document and its chunks")
     async def delete_document(
         self,
-        agent_id: FromPath[int],
+        agent_id: AgentIdParam,
         document_id: FromPath[str],
         knowledge: NamedDependency[KnowledgeService],
         actor: NamedDependency[Actor],
@@ -137,7 +138,7 @@ def _decode(raw: bytes) -> DocumentBody:
         raise ValidationException(
             "Invalid document", extra=[{"key": "body", "message": str(error)}]
         ) from error
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, RecursionError) as error:  # RecursionError: nested too deeply
         raise ValidationException("Malformed JSON body") from error
 
 

@@ -125,6 +125,18 @@ def on_agent_validation_error(
     return error_response(422, "invalid_agent", f"The agent is not valid: {problems}")
 
 
+def on_deep_json(request: Request[Any, Any, Any], error: RecursionError) -> Response[dict[str, str]]:
+    """JSON nested deeper than the decoder's recursion bound is malformed input (400), not a fault."""
+    if "deserializing" not in str(error):  # msgspec's words; any other recursion is a bug
+        return on_unexpected_error(request, error)
+    return error_response(400, "malformed_json", "The request body is nested too deeply.")
+
+
+def on_unreadable_path(request: Request[Any, Any, Any], _: ValueError) -> Response[dict[str, str]]:
+    """A static file path the file system cannot name (a NUL byte, `/widget/%00`) names nothing: 404."""
+    return error_response(404, "not_found", "Nothing is served at that path.")
+
+
 def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, str]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
@@ -135,5 +147,6 @@ def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Re
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     CentralitaError: on_domain_error,
     HTTPException: on_http_error,
+    RecursionError: on_deep_json,
     Exception: on_unexpected_error,
 }

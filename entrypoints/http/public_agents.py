@@ -9,9 +9,9 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 
 from application.agents import AgentService
+from entrypoints.http.schemas import AgentIdParam
 
 
 class PublicAgentOut(msgspec.Struct):
@@ -29,7 +29,7 @@ class PublicAgentController(Controller):
 
     @get("/{agent_id:int}", summary="What a chat widget may show of an agent (name, language, greeting)")
     async def public_agent(
-        self, agent_id: FromPath[int], agents: NamedDependency[AgentService]
+        self, agent_id: AgentIdParam, agents: NamedDependency[AgentService]
     ) -> PublicAgentOut:
         agent = await agents.get(agent_id)
         spec = agent.spec

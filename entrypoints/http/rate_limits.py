@@ -26,7 +26,7 @@ def admission_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ChatAdmissio
 def _session_in(body: bytes) -> str | None:
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # the route answers malformed JSON itself
         return None
     session = data.get("session_id") if isinstance(data, dict) else None
     return session if isinstance(session, str) else None

@@ -6,17 +6,28 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar.params import KwargDefinition
+from litestar.params import KwargDefinition, Parameter
 
 from application.chat import ChatAnswer
 from application.ports.chat_model import KeyCheck, ModelInfo, ProviderCheck
 from domain.agents import DEFAULT_K_DOCUMENTS, MAX_K_DOCUMENTS, Agent, AgentSpec
+from domain.bounds import MAX_ID, MAX_LIMIT, MAX_OFFSET
 from domain.conversations import Conversation, Message
 from domain.knowledge import Source
 from domain.usage import Usage
 from domain.visitors import Visitor
 
 # --- requests -------------------------------------------------------------------------------------------
+
+# Every integer a client sends is bounded (domain/bounds.py): out of range is 422 `invalid_request`.
+AgentIdParam = Annotated[int, Parameter(ge=1, le=MAX_ID, description=f"An agent id, 1 to {MAX_ID}.")]
+AgentIdFilter = Annotated[int | None, Parameter(ge=1, le=MAX_ID, description=f"An agent id, 1 to {MAX_ID}.")]
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=f"1 to {MAX_LIMIT}.")]
+Offset = Annotated[
+    int,
+    Parameter(ge=0, le=MAX_OFFSET, description=f"0 to {MAX_OFFSET}.", schema_extra={"minimum": 0}),
+]
+AgentIdField = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID, description=f"An agent id, 1 to {MAX_ID}.")]
 
 
 # Documented, not enforced here: the chat turn checks these rules itself and answers with the stable codes of
@@ -35,14 +46,14 @@ Origin = Annotated[str | None, KwargDefinition(schema_extra={"pattern": "^[A-Za-
 
 
 class ChatBody(msgspec.Struct, kw_only=True):
-    agent_id: int
+    agent_id: AgentIdField
     message: VisitorText
     session_id: SessionId
     origin: Origin = None
 
 
 class LegacyChatBody(msgspec.Struct, kw_only=True):
-    id_agente: int
+    id_agente: AgentIdField
     mensaje: VisitorText
     session_id: SessionId
     origin: Origin = None
