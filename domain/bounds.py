@@ -9,6 +9,9 @@ MAX_ID = 2**53 - 1  # the largest integer a JSON client (JavaScript) reads exact
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_OFFSET = MAX_ID
+# A reply past this many characters is cut (stored `failed`): a provider may ignore max_tokens, and a store
+# document has a size limit (MongoDB: 16 MB).
+MAX_REPLY_CHARS = 1_000_000
 
 
 def validate_agent_id(agent_id: int) -> int:

@@ -36,6 +36,7 @@ from adapters.langchain.messages import model_name, to_langchain, usage_of
 from adapters.langchain.providers import ProviderProfile
 from adapters.langchain.streamed_answer import StreamedAnswer
 from application.ports.chat_model import ModelDelta, ModelReply, ModelRequest
+from domain.bounds import MAX_REPLY_CHARS
 from domain.errors import LlmUnavailable
 
 log = logging.getLogger("centralita.llm")
@@ -74,6 +75,8 @@ class Attempts:
                 raise TypeError(f"expected an AIMessage, got {type(reply).__name__}")
         except Exception as error:
             raise LlmUnavailable(self._failed(model_id, error)) from error
+        if len(reply.text) > MAX_REPLY_CHARS:
+            raise LlmUnavailable(f"{model_id} sent more than {MAX_REPLY_CHARS} characters.")
         return ModelReply(str(reply.text), model_name(reply, model_id), usage_of(reply))
 
     async def stream(self, candidates: list[str], request: ModelRequest) -> AsyncIterator[ModelDelta]:

@@ -14,6 +14,7 @@ from adapters.langchain.failures import Unfinished, describe
 from adapters.langchain.messages import qualified, usage_of
 from adapters.langchain.providers import ProviderProfile
 from application.ports.chat_model import ModelDelta
+from domain.bounds import MAX_REPLY_CHARS
 from domain.errors import LlmStreamFailed
 from domain.usage import Usage
 
@@ -30,6 +31,7 @@ class StreamedAnswer:
         self.usage: Usage | None = None
         self.name: str | None = None
         self.ended = False
+        self.chars = 0  # of text so far, bounded by MAX_REPLY_CHARS
 
     async def until_text(self, chunks: AsyncIterator[Any], deadline: float) -> list[ModelDelta]:
         """Read up to the first piece of text (or the end of an empty answer); raises if none comes."""
@@ -55,6 +57,8 @@ class StreamedAnswer:
                     yield ModelDelta(text, model=self.model_id)
             if not self.finished:
                 raise Unfinished()
+        except LlmStreamFailed:
+            raise
         except Exception as error:
             detail = (
                 f"{self.model_id} did not finish the answer in time."
@@ -80,6 +84,12 @@ class StreamedAnswer:
         return chunk
 
     def _take(self, chunk: AIMessageChunk) -> str:
+        self.chars += len(chunk.text)
+        if self.chars > MAX_REPLY_CHARS:
+            log.warning("stream cut: %s sent more than %d characters", self.model_id, MAX_REPLY_CHARS)
+            raise LlmStreamFailed(
+                f"The answer broke off: {self.model_id} sent more than {MAX_REPLY_CHARS} characters."
+            )
         meta = chunk.response_metadata
         if any(meta.get(key) for key in self.profile.finish_keys):
             self.finished = True

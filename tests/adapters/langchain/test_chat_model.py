@@ -272,3 +272,18 @@ async def test_a_fallback_with_a_key_makes_the_platform_ready(make_adapter: Adap
 def test_a_bad_provider_fails_at_startup(make_adapter: AdapterFactory) -> None:
     with pytest.raises(LlmUnavailable, match="nosuchprovider"):
         make_adapter("nosuchprovider:model")
+
+
+async def test_a_reply_past_the_hard_cap_is_cut_as_a_failed_stream(
+    fake: FakeLLMServer, make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider that ignores max_tokens cannot grow a reply past MAX_REPLY_CHARS (issue 12, item 7)."""
+    monkeypatch.setattr("adapters.langchain.streamed_answer.MAX_REPLY_CHARS", 50)
+    monkeypatch.setattr("adapters.langchain.attempts.MAX_REPLY_CHARS", 50)
+    fake.configure(answer="palabra " * 100)
+    adapter = make_adapter("groq:llama-3.1-8b-instant", **on("groq", fake))
+    text, failure = await collect_until_failure(adapter)
+    assert isinstance(failure, LlmStreamFailed) and "more than 50 characters" in failure.detail
+    assert 0 < len(text) <= 50
+    with pytest.raises(LlmUnavailable, match="more than 50 characters"):
+        await adapter.complete(QUESTION)

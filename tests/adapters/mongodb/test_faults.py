@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bson.errors import InvalidDocument
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import DocumentTooLarge, PyMongoError
 
 from adapters.mongodb.agents import MongoAgentRepository
 from adapters.mongodb.chat_history import MongoConversationHistory
 from adapters.mongodb.conversations import MongoConversationRepository
 from adapters.mongodb.embedded_server import EmbeddedMongoServer
+from adapters.mongodb.errors import store_operation
 from adapters.mongodb.health import MongoHealthProbe
 from adapters.mongodb.indexes import ensure_indexes
 from adapters.mongodb.visitors import MongoVisitorRepository
@@ -153,3 +155,22 @@ async def test_a_write_reported_done_survives_a_crash(server: EmbeddedMongoServe
         assert after is not None and after.message_count >= len(stored)
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DocumentTooLarge("too large"),
+        InvalidDocument("cannot encode"),
+        OverflowError("MongoDB can only handle up to 8-byte ints"),
+    ],
+)
+async def test_what_bson_cannot_encode_is_a_store_error_too(error: Exception) -> None:
+    """A 16 MB document or a 65-bit integer must not escape the mapping as a 500 (issue 12, item 7)."""
+
+    @store_operation("store a message")
+    async def write() -> None:
+        raise error
+
+    with pytest.raises(StoreUnavailable, match=type(error).__name__):
+        await write()
