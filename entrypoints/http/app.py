@@ -33,6 +33,7 @@ from entrypoints.http.openapi_errors import (
     declare_closed_shapes,
     declare_document_body,
     declare_error_responses,
+    declare_event_stream,
 )
 from entrypoints.http.public_agents import PublicAgentController
 from entrypoints.http.schemas import AgentBody, AgentPatchBody
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     install_middleware(app, settings)  # request id, security headers, access log, WebSocket origins
     declare_error_responses(app)  # every operation documents its {"detail", "code"} errors
+    declare_event_stream(app, "/api/v1/chat/stream")  # SSE, not JSON
     declare_closed_shapes(app, AgentBody, AgentPatchBody)  # unknown fields are refused (422 invalid_request)
     declare_document_body(app, "/api/v1/agents/{agent_id}/documents", MAX_TITLE_CHARS, MAX_SOURCE_CHARS)
     return app

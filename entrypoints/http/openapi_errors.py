@@ -65,6 +65,17 @@ def declare_error_responses(app: Litestar) -> None:
                     parameter.schema.pattern = SESSION_ID_PATTERN
 
 
+def declare_event_stream(app: Litestar, path: str) -> None:
+    """The SSE route's 200 is `text/event-stream` (one `data:` JSON line per event), not JSON."""
+    operation = getattr((app.openapi_schema.paths or {}).get(path), "post", None)
+    if operation is None or not operation.responses:
+        return
+    operation.responses["200"] = OpenAPIResponse(
+        description="Server-sent events: start, sources, token…, then end or error (docs/api.md).",
+        content={"text/event-stream": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+    )
+
+
 def declare_closed_shapes(app: Litestar, *structs: type[msgspec.Struct]) -> None:
     """Mark the component schemas of these `forbid_unknown_fields` structs `additionalProperties: false`."""
     schemas: dict[str, Any] = dict(app.openapi_schema.components.schemas or {})

@@ -112,3 +112,8 @@ def test_nul_byte_in_a_static_path_is_404(client: TestClient) -> None:
 
 def test_empty_audit_action_is_no_filter(client: TestClient) -> None:
     assert client.get("/api/v1/audit?action=").status_code == 200
+
+
+def test_the_sse_route_documents_an_event_stream(client: TestClient) -> None:
+    responses = client.get("/docs/openapi.json").json()["paths"]["/api/v1/chat/stream"]["post"]["responses"]
+    assert list(responses["200"]["content"]) == ["text/event-stream"]
