@@ -3,6 +3,11 @@
 Layout: the agent's system prompt and the rules about reference material; the retrieved chunks between
 delimiters, marked as data; the recent history that fits the token budget (oldest dropped first); the new
 message.
+
+After the system message the roles alternate, visitor first and last, as strict chat templates (llama.cpp,
+vLLM) demand: empty replies (a failed or interrupted turn that produced nothing) and stored system messages
+are left out, consecutive messages of one role are joined into one — so a question whose turn failed is
+joined to the next, never lost — and a reply the budget separated from its question is dropped.
 """
 
 from __future__ import annotations
@@ -49,15 +54,12 @@ def build_prompt(
     if chunks:
         system += "\n\n<<<CONTEXT>>>\n" + "\n\n".join(_format_chunk(i, c) for i, c in enumerate(chunks, 1))
         system += "\n<<<END CONTEXT>>>"
-    return (
-        PromptMessage(Role.SYSTEM, system),
-        *fit_history(history, budget.history_tokens),
-        PromptMessage(Role.USER, question),
-    )
+    turns = alternate([*fit_history(history, budget.history_tokens), PromptMessage(Role.USER, question)])
+    return (PromptMessage(Role.SYSTEM, system), *turns)
 
 
 def fit_history(history: Sequence[Message], token_budget: int) -> list[PromptMessage]:
-    """The newest user/assistant messages whose estimated tokens fit the budget, oldest first."""
+    """The newest user/assistant messages whose estimated tokens fit the budget, oldest first, alternating."""
     kept: list[PromptMessage] = []
     spent = 0
     for message in reversed(history):
@@ -69,7 +71,20 @@ def fit_history(history: Sequence[Message], token_budget: int) -> list[PromptMes
         kept.append(PromptMessage(message.role, message.content))
         spent += cost
     kept.reverse()
-    return kept
+    return alternate(kept)
+
+
+def alternate(messages: Sequence[PromptMessage]) -> list[PromptMessage]:
+    """The messages with each run of one role joined into one message, starting with the visitor's."""
+    turns: list[PromptMessage] = []
+    for message in messages:
+        if not turns and message.role is not Role.USER:
+            continue
+        if turns and turns[-1].role is message.role:
+            turns[-1] = PromptMessage(message.role, turns[-1].content + "\n\n" + message.content)
+        else:
+            turns.append(message)
+    return turns
 
 
 def _format_chunk(number: int, chunk: ScoredChunk) -> str:

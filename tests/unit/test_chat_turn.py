@@ -95,11 +95,11 @@ async def test_the_second_turn_carries_the_first_and_history_is_bounded_oldest_f
         (Role.ASSISTANT, "Echo: uno"),
         (Role.USER, "dos"),
     ]
-    long = "palabra " * 22  # ~45 estimated tokens: it and its echo exceed the 60-token budget together
+    long = "palabra " * 13  # ~27 estimated tokens: with its echo and the second turn, "uno" is over budget
     await world.chat.answer(ask(long))
     await world.chat.answer(ask("tres"))
     history = [m.content for m in world.model.requests[-1].messages[1:-1]]
-    assert "uno" not in history and history[-1] == "Echo: " + long
+    assert history == ["dos", "Echo: dos", long, "Echo: " + long]
 
 
 async def test_knowledge_is_delimited_in_the_prompt_and_returned_as_sources(world: World) -> None:
@@ -197,3 +197,45 @@ async def test_visitor_history_shows_only_that_visitors_messages(world: World) -
     with pytest.raises(AgentNotFound):
         await world.queries.visitor_history("a", 42, 100)
     assert len(await world.queries.messages(history[0].conversation_id, Page(1, 1))) == 1
+
+
+def prompt_roles(request: ModelRequest) -> list[Role]:
+    return [m.role for m in request.messages]
+
+
+def alternating(count: int) -> list[Role]:
+    return [Role.SYSTEM, *(Role.USER if i % 2 == 0 else Role.ASSISTANT for i in range(count))]
+
+
+async def test_after_failed_turns_the_prompt_still_alternates_and_keeps_what_the_visitor_said(
+    world: World,
+) -> None:
+    await world.chat.answer(ask("hola"))
+    world.model.unavailable = "down"
+    for text in ("mi pedido es el 123", "¿me oyes?"):
+        with pytest.raises(LlmUnavailable):
+            await world.chat.answer(ask(text))
+    world.model.unavailable = None
+    await world.chat.answer(ask("¿cuándo llega?"))
+
+    last = world.model.requests[-1]
+    assert prompt_roles(last) == alternating(3)
+    assert last.messages[-1].content == "mi pedido es el 123\n\n¿me oyes?\n\n¿cuándo llega?"
+    _, messages = await stored(world)
+    assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT] * 4  # every message stays stored
+
+
+async def test_after_an_interrupted_reply_the_prompt_alternates(world: World) -> None:
+    world.model.answer = "una respuesta bastante larga"
+    for leave_after in (1, 0):  # with the partial text, then with none
+        stream = await world.chat.open_stream(ask(f"pregunta {leave_after}"))
+        async with aclosing(stream.events()) as events:
+            async for event in events:
+                if isinstance(event, TokenProduced if leave_after else SourcesFound):
+                    break
+    world.model.answer = None
+    await world.chat.answer(ask("¿sigues?"))
+
+    last = world.model.requests[-1]
+    assert prompt_roles(last) == alternating(3)
+    assert [m.content for m in last.messages[1:]] == ["pregunta 1", "una ", "pregunta 0\n\n¿sigues?"]
