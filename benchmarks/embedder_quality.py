@@ -59,6 +59,10 @@ import numpy as np
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from numpy.typing import NDArray
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.termination import stop_on_sigterm
+
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "support_faq.json"
 DEFAULT_CHUNKS = "300:45,500:75,800:120,1200:180"
 BASE_MODELS = ("e5", "e5-p/p", "e5-enpt", "use", "use-denoise")
@@ -536,6 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every number to this JSON file")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    stop_on_sigterm()  # a probe subprocess is killed when `subprocess.run` is interrupted
 
     if args.probe:
         print(json.dumps(probe(args.probe, args.fixture)))

@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import platform
 import statistics
@@ -38,6 +37,7 @@ from adapters.memory.agents import MemoryAgentRepository  # noqa: E402
 from application.agents import AgentService  # noqa: E402
 from application.knowledge import DocumentLimits, KnowledgeService  # noqa: E402
 from application.ports.knowledge import KnowledgeStore  # noqa: E402
+from benchmarks.termination import run_async  # noqa: E402
 from domain.clock import utc_now  # noqa: E402
 from domain.knowledge import EmbeddedChunk, KnowledgeDocument  # noqa: E402
 from entrypoints.settings import Settings  # noqa: E402
@@ -203,4 +203,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_async(main())

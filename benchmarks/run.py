@@ -8,7 +8,7 @@ Starts on loopback, as child processes with one uvicorn worker each: the fake LL
 DATA_DIR) — each serving agent 2, which holds the support-FAQ knowledge (local retrieval). Rate limits and
 the token quota are off. Every comparison is interleaved (LLM, bare, Centralita, then again in another
 order) so that the drift of a shared machine hits all alike. Everything started is stopped at the end, on
-errors and on Ctrl-C. Prints a table; `--json` writes every figure (the memory pass at the top level, the
+errors, on Ctrl-C and on SIGTERM. Prints a table; `--json` writes every figure (the memory pass at the top level, the
 MongoDB pass under "mongodb").
 """
 
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import load  # noqa: E402
 from benchmarks.load import Sample, pct  # noqa: E402
+from benchmarks.termination import stop_on_sigterm  # noqa: E402
 
 PYTHON = sys.executable
 CENTRALITA = str(Path(PYTHON).parent / "centralita")
@@ -113,9 +114,9 @@ def base_env() -> dict[str, str]:
 
 
 class Process:
-    """A child process in its own process group, its output in a log file; stopped by `stop`."""
+    """A child process in its own process group, its output in a log file; stopped when `stack` closes."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path, stack: ExitStack) -> None:
         self.name = name
         self.log_path = logs / f"{name}.log"
         self._log = self.log_path.open("wb")
@@ -123,6 +124,7 @@ class Process:
         self.popen = subprocess.Popen(
             args, env=env, cwd=logs, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        stack.callback(self.stop)  # at once: an interrupted wait for readiness stops it too
 
     @property
     def pid(self) -> int:
@@ -163,22 +165,17 @@ class Process:
         return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024  # type: ignore[index]
 
     def stop(self) -> None:
+        """SIGTERM, SIGKILL after 30 s; then whatever it left in its process group is killed."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.pid, signal.SIGKILL)
+                self.popen.kill()
                 self.popen.wait()
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
         self._log.close()
-
-
-@contextmanager
-def started(process: Process) -> Iterator[Process]:
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def free_port() -> int:
@@ -189,7 +186,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_fake_llm(logs: Path) -> tuple[Process, str]:
+def start_fake_llm(stack: ExitStack, logs: Path) -> tuple[Process, str]:
     process = Process(
         "fake-llm",
         [
@@ -211,12 +208,13 @@ def start_fake_llm(logs: Path) -> tuple[Process, str]:
         ],
         {**base_env(), "PYTHONPATH": str(ROOT)},
         logs,
+        stack,
     )
     url = process.wait_for_line(r"listening on (http://\S+)")[1]
     return process, url
 
 
-def start_bare(logs: Path, llm: str) -> tuple[Process, str]:
+def start_bare(stack: ExitStack, logs: Path, llm: str) -> tuple[Process, str]:
     port = free_port()
     process = Process(
         "bare-proxy",
@@ -238,13 +236,16 @@ def start_bare(logs: Path, llm: str) -> tuple[Process, str]:
         ],
         {**base_env(), "PYTHONPATH": str(ROOT), "GROQ_API_KEY": KEY, "GROQ_BASE_URL": llm},
         logs,
+        stack,
     )
     url = f"http://127.0.0.1:{port}"
     process.wait_healthy(url)
     return process, url
 
 
-def start_centralita(logs: Path, llm: str, storage: str, data_dir: Path | None) -> tuple[Process, str, float]:
+def start_centralita(
+    stack: ExitStack, logs: Path, llm: str, storage: str, data_dir: Path | None
+) -> tuple[Process, str, float]:
     port = free_port()
     env = {
         **base_env(),
@@ -263,6 +264,7 @@ def start_centralita(logs: Path, llm: str, storage: str, data_dir: Path | None) 
         [CENTRALITA, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env,
         logs,
+        stack,
     )
     url = f"http://127.0.0.1:{port}"
     return process, url, process.wait_healthy(url)
@@ -570,8 +572,8 @@ BARE_IDLE: list[Any] = []  # the bare proxy's (before, during, opened) idle RSS
 def run_pass(plan: Plan, storage: str, logs: Path, llm: str, bare: Process, bare_url: str) -> dict[str, Any]:
     print(f"\n== Centralita, STORAGE={storage} ==", flush=True)
     data_dir = Path(tempfile.mkdtemp(prefix="centralita-bench-")) if storage == "mongodb" else None
-    process, url, cold = start_centralita(logs, llm, storage, data_dir)
-    with started(process):
+    with ExitStack() as stack:
+        process, url, cold = start_centralita(stack, logs, llm, storage, data_dir)
         out: dict[str, Any] = {"storage": storage, "cold_start_s": round(cold, 2)}
         found = re.search(r"embedded SecantusDB ready .* after ([\d.]+) s", process.log_text())
         out["embedded_db_start_s"] = float(found[1]) if found else None
@@ -733,14 +735,13 @@ def main() -> None:
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     raise_fd_limit()
+    stop_on_sigterm()
     began = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="centralita-bench-logs-") as tmp, ExitStack() as stack:
         logs = Path(tmp)
-        fake, llm = start_fake_llm(logs)
-        stack.enter_context(started(fake))
-        bare, bare_url = start_bare(logs, llm)
-        stack.enter_context(started(bare))
+        _, llm = start_fake_llm(stack, logs)
+        bare, bare_url = start_bare(stack, logs, llm)
         for storage in ("memory", "mongodb"):
             if args.only in (None, storage):
                 results[storage] = run_pass(plan, storage, logs, llm, bare, bare_url)

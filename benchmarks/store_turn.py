@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -27,10 +28,13 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from adapters.mongodb.conversations import MongoConversationRepository
 from adapters.mongodb.embedded_server import EmbeddedMongoServer
 from adapters.mongodb.indexes import ensure_indexes
 from adapters.mongodb.visitors import MongoVisitorRepository
+from benchmarks.termination import run_async
 from domain.clock import utc_now
 from domain.conversations import Message, MessageStatus, Role, new_id
 from domain.usage import Usage
@@ -135,4 +139,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_async(main())

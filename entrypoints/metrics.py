@@ -151,4 +151,5 @@ def _registry() -> Any:
 )
 def metrics() -> Response[bytes]:
     """Requests, chat turns, tokens, LLM latency and errors, retrieval latency (Prometheus text format)."""
-    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+    # As a header: Litestar appends a second charset to a text/* media_type that already has one.
+    return Response(generate_latest(_registry()), headers={"content-type": CONTENT_TYPE_LATEST})

@@ -2,7 +2,8 @@
 
 The checks run in this process with the same settings and container as the server (so they also work while
 no server runs): configuration, the store, the knowledge index, the embedder, the LLM provider; and, with
-`--server URL`, the running server's `/ready`. Each check is `ok`, `warn` (works, but worth knowing) or
+`--server URL`, the running server's `/ready`, whose LLM state replaces the local one (the server's key and
+provider are what answer visitors). Each check is `ok`, `warn` (works, but worth knowing) or
 `fail` (broken), with the fix named. The exit code is 1 when any check fails.
 """
 
@@ -87,9 +88,16 @@ async def run_checks(seconds: float, llm_call: bool, server: str | None) -> list
             checks.append(await _guard("knowledge index", _knowledge(container, settings), seconds + 5, ""))
         else:
             checks.append(Check("knowledge index", SKIP, "needs the store"))
-        checks.append(await _llm(container, settings, llm_call, seconds))
+        ready: Check | None = None
+        components: dict[str, dict[str, Any]] = {}
         if server:
-            checks.append(await asyncio.to_thread(_server, server, seconds))
+            ready, components = await asyncio.to_thread(_server, server, seconds)
+        if "llm" in components:  # the server's own key and provider, not this shell's
+            checks.append(_server_llm(server or "", components["llm"], settings))
+        else:
+            checks.append(await _llm(container, settings, llm_call, seconds))
+        if ready:
+            checks.append(ready)
     finally:
         if settings.storage == "mongodb":
             await connection.close()
@@ -268,7 +276,18 @@ def _key_fix(settings: Any) -> str:
     return f"set {variable} (in the environment or .env), or choose another provider with LLM_MODEL"
 
 
-def _server(server: str, timeout: float) -> Check:
+def _server_llm(server: str, component: dict[str, Any], settings: Any) -> Check:
+    detail = component.get("detail") or component.get("kind") or ""
+    where = f"{server.rstrip('/')}/ready"
+    if component.get("ok"):
+        return Check("llm", OK, f"{detail} (from {where})".strip())
+    return Check(
+        "llm", FAIL, f"{detail or 'not ready'} (from {where})", _key_fix(settings) + " where the server runs"
+    )
+
+
+def _server(server: str, timeout: float) -> tuple[Check, dict[str, dict[str, Any]]]:
+    """The server's readiness, and its components (empty when it does not answer)."""
     import httpx
 
     url = server.rstrip("/")
@@ -278,17 +297,16 @@ def _server(server: str, timeout: float) -> Check:
     except (httpx.HTTPError, ValueError) as error:
         return Check(
             "server", FAIL, f"{url} does not answer ({type(error).__name__})", "start it: `centralita serve`"
-        )
+        ), {}
+    components = body.get("components", {}) if isinstance(body, dict) else {}
     broken = [
-        f"{name}: {c.get('detail') or 'not ready'}"
-        for name, c in body.get("components", {}).items()
-        if not c.get("ok")
+        f"{name}: {c.get('detail') or 'not ready'}" for name, c in components.items() if not c.get("ok")
     ]
     if response.status_code == 200:
-        return Check("server", OK, f"{url} is ready")
+        return Check("server", OK, f"{url} is ready"), components
     return Check(
         "server", FAIL, f"{url} is not ready: " + "; ".join(broken), "see the failing component above"
-    )
+    ), components
 
 
 def _ms(started: float) -> str:

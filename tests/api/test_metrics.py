@@ -33,6 +33,11 @@ def delta(before: dict, after: dict, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
+def test_the_content_type_is_prometheus_text_with_one_charset(client: TestClient) -> None:
+    response = client.get("/metrics")
+    assert response.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
+
+
 def test_a_rest_turn_moves_turns_tokens_latency_and_request_counters(client: TestClient) -> None:
     before = scrape(client)
     r = client.post("/api/v1/chat", json={"agent_id": 1, "message": "hola", "session_id": "m-1"})

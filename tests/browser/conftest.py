@@ -46,9 +46,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     elif not Path(CHROMIUM).exists():
         reason = f"no Chromium at {CHROMIUM} (apt-get install -y chromium, or set CENTRALITA_CHROMIUM)"
     if reason:
-        for item in items:
-            if "browser" in item.keywords:
-                item.add_marker(pytest.mark.skip(reason=reason))
+        skipped = [item for item in items if "browser" in item.keywords]
+        for item in skipped:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        if skipped:
+            config.stash[_SKIPPED] = f"{len(skipped)} browser tests skipped: {reason}"
+
+
+_SKIPPED = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Says why the browser tests did not run, without `-rs`."""
+    if _SKIPPED in config.stash:
+        terminalreporter.write_line(config.stash[_SKIPPED], yellow=True)
 
 
 # Agent 1's knowledge in the real server: the sources the widget lists under an answer.

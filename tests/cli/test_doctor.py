@@ -42,6 +42,16 @@ def test_red_without_the_llm_key_names_the_variable(run: Run, llm_env: dict[str,
     assert table.returncode == 1 and "1 problem to fix." in table.stdout and "GROQ_API_KEY" in table.stdout
 
 
+def test_with_server_the_llm_state_is_the_servers(run: Run, llm_env: dict[str, str], server: str) -> None:
+    env = {**llm_env, "GROQ_API_KEY": ""}  # the key is only in the server's environment
+    result = run("doctor", "--json", "--server", server, env=env)
+    found = checks(result.stdout)
+    assert found["llm"]["status"] == "ok" and server in found["llm"]["detail"]
+    assert found["server"]["status"] == "ok" and result.returncode == 0
+    table = run("doctor", "--server", server, env=env)
+    assert table.returncode == 0 and "Everything needed to answer is in place." in table.stdout
+
+
 def test_red_when_mongodb_is_unreachable(run: Run, llm_env: dict[str, str]) -> None:
     env = {**llm_env, "STORAGE": "mongodb", "MONGODB_URI": "mongodb://127.0.0.1:9/?directConnection=true"}
     result = run("doctor", "--json", "--timeout", "1", "--no-llm-call", env=env)
