@@ -267,7 +267,7 @@ class ChatService:
         messages = build_prompt(agent.spec.system_prompt, chunks, history, text, self._limits.budget)
         spec = agent.spec
         model_request = ModelRequest(messages, spec.model, spec.temperature, spec.max_tokens)
-        return _Turn(agent, reply, tuple(c.as_source() for c in chunks), model_request, session_id)
+        return _Turn(agent, reply, self._retriever.sources(chunks), model_request, session_id)
 
 
 class ReplyStream:

@@ -2,14 +2,14 @@
 
 Adding a document: check the agent, read the file (PDF, Markdown, text) off the event loop, split the text
 into chunks, embed them as passages, store the document with its chunks. Retrieval embeds the question as a
-query and asks the store for the agent's closest chunks.
+query and asks the store for the agent's closest chunks; their sources are shaped by application/sources.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,15 +17,25 @@ from application.audit import Auditor
 from application.paging import Page
 from application.ports.agents import AgentRepository
 from application.ports.embeddings import Embedder
-from application.ports.knowledge import DocumentReader, KnowledgeRetriever, KnowledgeStore, TextSplitter
+from application.ports.knowledge import (
+    DocumentReader,
+    KnowledgeRetriever,
+    KnowledgeStore,
+    PlainTextRenderer,
+    TextSplitter,
+)
+from application.sources import sources_of
 from domain.audit import Actor, AuditAction, document_entry
 from domain.bounds import validate_agent_id
 from domain.clock import utc_now
 from domain.errors import AgentNotFound, DocumentNotFound, DocumentTooLarge
 from domain.knowledge import (
+    MAX_TITLE_CHARS,
     EmbeddedChunk,
     KnowledgeDocument,
     ScoredChunk,
+    Source,
+    cut_at_word,
     new_document_id,
     validate_source,
     validate_text,
@@ -112,12 +122,17 @@ class KnowledgeService:
         source: str | None = None,
         actor: Actor | None = None,
     ) -> KnowledgeDocument:
-        """Read an uploaded file (.txt, .md, .pdf) and add its text; the title defaults to the file name."""
+        """Read an uploaded file (.txt, .md, .pdf) and add its text.
+
+        Without a `title`, the file's own (a Markdown heading, a PDF's metadata title) or else its name.
+        """
         if len(data) > self._limits.max_bytes:
             raise DocumentTooLarge(self._limits.max_bytes)
         await self._require_agent(agent_id)
-        text = await asyncio.to_thread(self._reader.read, filename, media_type, data)
-        return await self.add_text(agent_id, title or _stem(filename), text, source or filename, actor)
+        read = await asyncio.to_thread(self._reader.read, filename, media_type, data)
+        own_title = cut_at_word(" ".join(read.title.split()), MAX_TITLE_CHARS) if read.title else None
+        title = title or own_title or _stem(filename)
+        return await self.add_text(agent_id, title, read.text, source or filename, actor)
 
     async def list(self, agent_id: int, page: Page) -> list[KnowledgeDocument]:
         await self._require_agent(agent_id)
@@ -165,9 +180,10 @@ class EmbeddingRetriever(KnowledgeRetriever):
     Nothing is embedded for an agent without documents (the store answers that from memory) or with k = 0.
     """
 
-    def __init__(self, store: KnowledgeStore, embedder: Embedder) -> None:
+    def __init__(self, store: KnowledgeStore, embedder: Embedder, renderer: PlainTextRenderer) -> None:
         self._store = store
         self._embedder = embedder
+        self._renderer = renderer
 
     async def retrieve(
         self, agent_id: int, query: str, k: int, min_score: float | None = None
@@ -177,6 +193,9 @@ class EmbeddingRetriever(KnowledgeRetriever):
             return []
         vector = await self._embedder.embed_query(query)
         return await self._store.search(agent_id, vector, k, min_score)
+
+    def sources(self, chunks: Sequence[ScoredChunk]) -> tuple[Source, ...]:
+        return sources_of(chunks, self._renderer)
 
 
 def _stem(filename: str) -> str:

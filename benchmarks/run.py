@@ -401,6 +401,7 @@ def describe(sample: Sample) -> str:
 
 def retrieval(plan: Plan, mongodb: bool) -> dict[str, float]:
     """retrieval p50/p95 over 10,000 chunks without the query embedding, and the query embedding apart."""
+    from adapters.knowledge.markdown import MarkdownRenderer
     from adapters.knowledge.memory import MemoryKnowledgeStore
     from adapters.langchain.embeddings import LangChainEmbedder
     from application.knowledge import EmbeddingRetriever
@@ -463,7 +464,7 @@ def retrieval(plan: Plan, mongodb: bool) -> dict[str, float]:
             await cached.embed_query("¿Cuál es el horario de atención?")
             hits.append((time.perf_counter() - start) * 1000)
         out["query_embedding_cached_p50_ms"] = round(pct(hits, 50), 4)
-        retriever = EmbeddingRetriever(MemoryKnowledgeStore(), embedder)
+        retriever = EmbeddingRetriever(MemoryKnowledgeStore(), embedder, MarkdownRenderer())
         skipped = []
         for _ in range(200):
             start = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,8 @@ from domain.errors import EmptyDocument, InvalidDocument
 
 MAX_TITLE_CHARS = 200
 MAX_SOURCE_CHARS = 500
+SNIPPET_CHARS = 300
+_ENDS_A_SENTENCE = tuple(".,:;!?…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +35,21 @@ class ScoredChunk:
     score: float
     chunk: int = 0
 
-    def as_source(self, snippet_chars: int = 300) -> Source:
-        snippet = self.text if len(self.text) <= snippet_chars else self.text[: snippet_chars - 1] + "…"
-        return Source(self.document_id, self.title, snippet, round(self.score, 4))
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """A paragraph, heading, list item, table row or code block of a chunk, as plain text."""
+
+    text: str
+    heading: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FileText:
+    """What a reader found in an uploaded file: its text and the title the file gives itself, if any."""
+
+    text: str
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +102,39 @@ def validate_text(text: str) -> str:
     if not text:
         raise EmptyDocument("The document has no text to learn from.")
     return text
+
+
+def best_per_document(chunks: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    """One chunk per document, its best scoring one; best first (ties keep their retrieval order)."""
+    best: dict[str, ScoredChunk] = {}
+    for chunk in chunks:
+        kept = best.get(chunk.document_id)
+        if kept is None or chunk.score > kept.score:
+            best[chunk.document_id] = chunk
+    return sorted(best.values(), key=lambda chunk: -chunk.score)
+
+
+def snippet(blocks: Sequence[TextBlock], title: str, limit: int = SNIPPET_CHARS) -> str:
+    """A chunk's blocks as one line of at most `limit` characters, without a leading heading that repeats
+    the title; blocks are joined as sentences."""
+    if blocks and blocks[0].heading and _same(blocks[0].text, title) and len(blocks) > 1:
+        blocks = blocks[1:]
+    texts = [" ".join(block.text.split()) for block in blocks]
+    texts = [text for text in texts if text]
+    sentences = [text if text.endswith(_ENDS_A_SENTENCE) else text + "." for text in texts[:-1]]
+    return cut_at_word(" ".join(sentences + texts[-1:]), limit)
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` when it fits in `limit` characters, else cut at the last word boundary with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace():
+        head, space, _ = cut.rpartition(" ")
+        cut = head if space and len(head) >= limit // 2 else cut  # one giant "word": cut it anyway
+    return cut.rstrip(" .,;:-–—") + "…"
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()

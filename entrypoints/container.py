@@ -11,6 +11,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.knowledge.files import FileReader, RecursiveSplitter
+from adapters.knowledge.markdown import MarkdownRenderer
 from adapters.knowledge.health import KnowledgeHealthProbe
 from adapters.knowledge.memory import MemoryKnowledgeStore
 from adapters.langchain.chat_model import LangChainChatModel, LlmConfig
@@ -165,7 +166,9 @@ class Container(containers.DeclarativeContainer):
         ),
         atlas=providers.Singleton(atlas_store, mongo_database, settings),
     )
-    retriever = providers.Singleton(EmbeddingRetriever, knowledge_store, embedder)
+    retriever = providers.Singleton(
+        EmbeddingRetriever, knowledge_store, embedder, providers.Singleton(MarkdownRenderer)
+    )
     chat_model = providers.Singleton(LangChainChatModel, providers.Callable(llm_config, settings))
 
     # --- use cases -------------------------------------------------------------------------------------

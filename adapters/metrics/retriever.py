@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from adapters.metrics.prometheus import RETRIEVAL_ERRORS, RETRIEVAL_LATENCY
 from application.ports.knowledge import KnowledgeRetriever
 from domain.errors import CentralitaError
-from domain.knowledge import ScoredChunk
+from domain.knowledge import ScoredChunk, Source
 
 
 class InstrumentedRetriever(KnowledgeRetriever):
@@ -25,3 +26,6 @@ class InstrumentedRetriever(KnowledgeRetriever):
             raise
         finally:
             RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
+
+    def sources(self, chunks: Sequence[ScoredChunk]) -> tuple[Source, ...]:
+        return self._inner.sources(chunks)

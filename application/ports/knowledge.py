@@ -5,17 +5,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from domain.knowledge import EmbeddedChunk, KnowledgeDocument, ScoredChunk
+from domain.knowledge import EmbeddedChunk, FileText, KnowledgeDocument, ScoredChunk, Source, TextBlock
 
 
 class KnowledgeRetriever(ABC):
-    """Finds the chunks of one agent's knowledge closest to a question."""
+    """Finds the chunks of one agent's knowledge closest to a question, and names them as sources."""
 
     @abstractmethod
     async def retrieve(
         self, agent_id: int, query: str, k: int, min_score: float | None = None
     ) -> list[ScoredChunk]:
         """At most `k` chunks of agent `agent_id` only, best first, none scoring below `min_score`."""
+
+    @abstractmethod
+    def sources(self, chunks: Sequence[ScoredChunk]) -> tuple[Source, ...]:
+        """The sources shown under an answer drawn from `chunks`: one per document, in plain text."""
 
 
 class KnowledgeStore(ABC):
@@ -65,11 +69,21 @@ class KnowledgeStore(ABC):
 
 
 class DocumentReader(ABC):
-    """Turns an uploaded file into plain text (CPU-bound: call it off the event loop)."""
+    """Turns an uploaded file into text (CPU-bound: call it off the event loop)."""
 
     @abstractmethod
-    def read(self, filename: str, media_type: str | None, data: bytes) -> str:
-        """The file's text; raises UnsupportedDocumentType for a type it cannot read."""
+    def read(self, filename: str, media_type: str | None, data: bytes) -> FileText:
+        """The file's text and its own title (a Markdown heading, a PDF's metadata title) if it has one;
+        raises UnsupportedDocumentType for a type it cannot read."""
+
+
+class PlainTextRenderer(ABC):
+    """Renders a chunk's text (Markdown, or plain text, which reads as Markdown) to plain-text blocks."""
+
+    @abstractmethod
+    def blocks(self, text: str) -> Sequence[TextBlock]:
+        """The blocks in order, without markup: no heading marks, emphasis, link targets, list bullets, code
+        fences, table pipes or HTML tags."""
 
 
 class TextSplitter(ABC):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from adapters.knowledge.markdown import MarkdownRenderer
 from application.ports.knowledge import KnowledgeRetriever
-from domain.knowledge import ScoredChunk
+from application.sources import sources_of
+from domain.knowledge import ScoredChunk, Source
 
 
 class FixedRetriever(KnowledgeRetriever):
@@ -17,3 +21,6 @@ class FixedRetriever(KnowledgeRetriever):
         self.queries.append((agent_id, query, k))
         found = [c for c in self.chunks.get(agent_id, []) if min_score is None or c.score >= min_score]
         return found[:k]
+
+    def sources(self, chunks: Sequence[ScoredChunk]) -> tuple[Source, ...]:
+        return sources_of(chunks, MarkdownRenderer())

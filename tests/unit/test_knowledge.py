@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from adapters.knowledge.files import FileReader, RecursiveSplitter
+from adapters.knowledge.markdown import MarkdownRenderer
 from adapters.knowledge.memory import MemoryKnowledgeStore
 from adapters.memory.agents import MemoryAgentRepository
 from application.agents import AgentService
@@ -60,7 +61,7 @@ async def setup() -> tuple[KnowledgeService, EmbeddingRetriever, KeywordEmbedder
     service = KnowledgeService(
         agents, store, embedder, RecursiveSplitter(200, 20), FileReader(), DocumentLimits(max_bytes=2000)
     )
-    return service, EmbeddingRetriever(store, embedder), embedder, store
+    return service, EmbeddingRetriever(store, embedder, MarkdownRenderer()), embedder, store
 
 
 async def test_a_document_is_split_embedded_with_its_title_and_found(setup) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from adapters.knowledge.files import FileReader, RecursiveSplitter
+from adapters.knowledge.markdown import MarkdownRenderer
 from adapters.knowledge.memory import MemoryKnowledgeStore
 from adapters.langchain.embeddings import LangChainEmbedder
 from adapters.memory.agents import MemoryAgentRepository
@@ -52,7 +53,7 @@ async def _evaluate() -> list[Ranked]:
         added = await service.add_text(1, doc["title"], doc["text"])
         ids[added.document_id] = doc["id"]
         language[doc["id"]] = doc["language"]
-    retriever = EmbeddingRetriever(store, embedder)
+    retriever = EmbeddingRetriever(store, embedder, MarkdownRenderer())
     results = []
     for q in raw["questions"]:
         chunks = await retriever.retrieve(1, q["question"], 30)
