@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from application.llm_status import KeyStatus
 from application.ports.chat_model import ChatModel, KeyCheck, ModelInfo, ProviderCheck
-from application.ports.health import ComponentHealth, HealthProbe
+from application.ports.health import ComponentHealth, HealthProbe, Vital
 
 # While the key is known refused, `/ready` asks the provider again this often (in the background): an instance
 # taken out of rotation gets no chat turns that could tell it the key works again.
@@ -30,8 +30,10 @@ class Diagnostics:
         probes: Sequence[HealthProbe],
         key_status: KeyStatus | None = None,
         key_recheck_seconds: float = KEY_RECHECK_SECONDS,
+        vitals: Sequence[Vital] = (),
     ) -> None:
         self._model = model
+        self._vitals = vitals
         self._probes = probes
         self._key_status = key_status or KeyStatus()
         self._recheck_seconds = key_recheck_seconds
@@ -66,6 +68,10 @@ class Diagnostics:
             )
         )
         return Readiness(all(c.ok for c in components), tuple(components))
+
+    def liveness_failure(self) -> str | None:
+        """Why the process cannot serve again without a restart, or None (for `/health`)."""
+        return next((v.failure for v in self._vitals if v.failure is not None), None)
 
     async def close(self) -> None:
         """Stop a key re-check still running (at shutdown)."""

@@ -197,8 +197,9 @@ class Container(containers.DeclarativeContainer):
     knowledge_probe = providers.Singleton(
         KnowledgeHealthProbe, knowledge_store, embedder, providers.Callable(knowledge_backend, settings)
     )
+    vitals = providers.Selector(storage, memory=providers.List(), mongodb=providers.List(mongo))
     diagnostics = providers.Singleton(
-        Diagnostics, chat_model, providers.List(store_probe, knowledge_probe), key_status
+        Diagnostics, chat_model, providers.List(store_probe, knowledge_probe), key_status, vitals=vitals
     )
 
 

@@ -13,6 +13,7 @@ from pymongo.errors import PyMongoError
 from adapters.mongodb.embedded_server import EmbeddedMongoServer
 from adapters.mongodb.errors import describe
 from adapters.mongodb.indexes import ensure_indexes
+from application.ports.health import Vital
 
 log = logging.getLogger("centralita.mongodb")
 
@@ -21,7 +22,7 @@ class StoreStartupError(RuntimeError):
     """The configured store cannot be used; the message says what to do."""
 
 
-class MongoConnection:
+class MongoConnection(Vital):
     """Opened once in the app's lifespan (`open`), closed on shutdown (`close`)."""
 
     def __init__(
@@ -37,6 +38,11 @@ class MongoConnection:
     @property
     def kind(self) -> str:
         return "mongodb" if self._uri else "mongodb (embedded)"
+
+    @property
+    def failure(self) -> str | None:
+        """Why the store is gone for good (the embedded server could not be restarted), or None."""
+        return self._server.failure if self._server is not None else None
 
     @property
     def database(self) -> AsyncDatabase[Any]:
