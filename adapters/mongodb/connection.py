@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -16,6 +17,7 @@ from adapters.mongodb.indexes import ensure_indexes
 from application.ports.health import Vital
 
 log = logging.getLogger("centralita.mongodb")
+_CLOSE_TIMEOUT_S = 1.0
 
 
 class StoreStartupError(RuntimeError):
@@ -76,7 +78,10 @@ class MongoConnection(Vital):
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            # Closing ends the driver's sessions on the server: bounded, so a dead server cannot hold the
+            # shutdown for the whole server-selection timeout.
+            with pymongo.timeout(_CLOSE_TIMEOUT_S):
+                await self._client.close()
             self._client = None
         if self._server is not None:
             await self._server.stop()
