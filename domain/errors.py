@@ -128,6 +128,10 @@ class LlmUnavailable(Unavailable):
     code = "llm_unavailable"
 
 
+class LlmKeyRejected(LlmUnavailable):
+    """The provider refused the configured key (HTTP 401/403): no call can succeed until it is fixed."""
+
+
 class LlmStreamFailed(Unavailable):
     """The provider failed after the answer had started streaming."""
 

@@ -38,6 +38,7 @@ from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
 from application.knowledge import DocumentLimits, EmbeddingRetriever, KnowledgeService
 from application.limits import ChatAdmission, TrafficLimits
+from application.llm_status import KeyStatus, KeyWatch
 from application.ports.knowledge import KnowledgeStore
 from application.prompt import PromptBudget
 from entrypoints.settings import Settings
@@ -170,6 +171,7 @@ class Container(containers.DeclarativeContainer):
         EmbeddingRetriever, knowledge_store, embedder, providers.Singleton(MarkdownRenderer)
     )
     chat_model = providers.Singleton(LangChainChatModel, providers.Callable(llm_config, settings))
+    key_status = providers.Singleton(KeyStatus)  # what the provider last said of the key, for /ready
 
     # --- use cases -------------------------------------------------------------------------------------
     chat_service = providers.Singleton(
@@ -178,7 +180,7 @@ class Container(containers.DeclarativeContainer):
         visitors,
         conversations,
         providers.Singleton(InstrumentedRetriever, retriever),  # measured for /metrics
-        providers.Singleton(InstrumentedChatModel, chat_model),
+        providers.Singleton(InstrumentedChatModel, providers.Singleton(KeyWatch, chat_model, key_status)),
         providers.Callable(chat_limits, settings),
         admission=admission,
     )
@@ -198,7 +200,10 @@ class Container(containers.DeclarativeContainer):
     knowledge_probe = providers.Singleton(
         KnowledgeHealthProbe, knowledge_store, embedder, providers.Callable(knowledge_backend, settings)
     )
-    diagnostics = providers.Singleton(Diagnostics, chat_model, providers.List(store_probe, knowledge_probe))
+    vitals = providers.Selector(storage, memory=providers.List(), mongodb=providers.List(mongo))
+    diagnostics = providers.Singleton(
+        Diagnostics, chat_model, providers.List(store_probe, knowledge_probe), key_status, vitals=vitals
+    )
 
 
 def build_container(settings: Settings) -> Container:

@@ -31,13 +31,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
 
-from adapters.langchain.failures import describe
+from adapters.langchain.failures import describe, key_rejected
 from adapters.langchain.messages import model_name, to_langchain, usage_of
 from adapters.langchain.providers import ProviderProfile
 from adapters.langchain.streamed_answer import StreamedAnswer
 from application.ports.chat_model import ModelDelta, ModelReply, ModelRequest
 from domain.bounds import MAX_REPLY_CHARS
-from domain.errors import LlmUnavailable
+from domain.errors import LlmKeyRejected, LlmUnavailable
 
 log = logging.getLogger("centralita.llm")
 
@@ -54,13 +54,13 @@ class Attempts:
 
     async def complete(self, candidates: list[str], request: ModelRequest) -> ModelReply:
         """The first whole answer of the candidates, tried in order."""
-        failures: list[str] = []
+        failures: list[LlmUnavailable] = []
         for model_id in candidates:
             try:
                 return await self.complete_one(model_id, request)
             except LlmUnavailable as error:
-                failures.append(error.detail)
-        raise LlmUnavailable(" ".join(failures))
+                failures.append(error)
+        raise _all_failed(failures)
 
     async def complete_one(self, model_id: str, request: ModelRequest) -> ModelReply:
         """One model's whole answer, due within the timeout (its retries included)."""
@@ -74,7 +74,7 @@ class Attempts:
             if not isinstance(reply, AIMessage):
                 raise TypeError(f"expected an AIMessage, got {type(reply).__name__}")
         except Exception as error:
-            raise LlmUnavailable(self._failed(model_id, error)) from error
+            raise self._failed(model_id, error) from error
         if len(reply.text) > MAX_REPLY_CHARS:
             raise LlmUnavailable(f"{model_id} sent more than {MAX_REPLY_CHARS} characters.")
         return ModelReply(str(reply.text), model_name(reply, model_id), usage_of(reply))
@@ -82,11 +82,11 @@ class Attempts:
     async def stream(self, candidates: list[str], request: ModelRequest) -> AsyncIterator[ModelDelta]:
         """The streamed answer of the first candidate to say any text; closing it closes the provider call."""
         messages = to_langchain(request.messages)
-        failures: list[str] = []
+        failures: list[LlmUnavailable] = []
         for model_id in candidates:
             reason = self.unavailable(model_id)
             if reason is not None:
-                failures.append(reason)
+                failures.append(LlmUnavailable(reason))
                 continue
             deadline = asyncio.get_running_loop().time() + self.timeout
             try:
@@ -110,7 +110,7 @@ class Attempts:
             finally:
                 with suppress(Exception):
                     await chunks.aclose()  # type: ignore[attr-defined]
-        raise LlmUnavailable(" ".join(failures))
+        raise _all_failed(failures)
 
     def _with_retries(self, model_id: str, model: BaseChatModel) -> Runnable[Any, Any]:
         """Providers whose SDK does not retry get LangChain's retry on connection errors and timeouts."""
@@ -122,11 +122,21 @@ class Attempts:
             stop_after_attempt=self.max_retries + 1,
         )
 
-    def _failed(self, model_id: str, error: BaseException) -> str:
+    def _failed(self, model_id: str, error: BaseException) -> LlmUnavailable:
         """Log a failed attempt (without the provider's text, which may echo a key) and describe it."""
         if isinstance(error, TimeoutError):
             detail = f"{model_id} did not answer within {self.timeout:g} s."
         else:
-            detail = describe(model_id, error)
+            detail = describe(model_id, error, self.profile_of(model_id).key_env)
         log.warning("model call failed: %s", detail)
-        return detail
+        return LlmKeyRejected(detail) if key_rejected(error) else LlmUnavailable(detail)
+
+
+def _all_failed(failures: list[LlmUnavailable]) -> LlmUnavailable:
+    """Every candidate failed: one error saying each failure, a refused key if any model refused its key."""
+    detail = " ".join(f.detail for f in failures)
+    return (
+        LlmKeyRejected(detail)
+        if any(isinstance(f, LlmKeyRejected) for f in failures)
+        else LlmUnavailable(detail)
+    )

@@ -18,7 +18,7 @@ from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
 from adapters.langchain.attempts import Attempts
-from adapters.langchain.failures import describe
+from adapters.langchain.failures import describe, key_rejected, rejected_key_advice
 from adapters.langchain.messages import split_model
 from adapters.langchain.providers import ProviderProfile, env_value, init_kwargs, key_hint, profile_for
 from application.ports.chat_model import (
@@ -32,7 +32,7 @@ from application.ports.chat_model import (
     ProviderCheck,
 )
 from domain.conversations import Role
-from domain.errors import LlmUnavailable
+from domain.errors import LlmKeyRejected, LlmUnavailable
 
 log = logging.getLogger("centralita.llm")
 
@@ -97,7 +97,7 @@ class LangChainChatModel(ChatModel):
                 self._key(profile), self._base_url(profile), self._config.timeout
             )
         except Exception as error:
-            raise LlmUnavailable(describe(self.default_model_id, error)) from error
+            raise LlmUnavailable(describe(self.default_model_id, error, profile.key_env)) from error
 
     async def check(self) -> ProviderCheck:
         """A one-token answer from the primary model (fallbacks would hide that it is down)."""
@@ -106,7 +106,10 @@ class LangChainChatModel(ChatModel):
         try:
             await self._attempts.complete_one(self.default_model_id, ping)
         except LlmUnavailable as error:
-            return ProviderCheck(False, self.provider, self.default_model, _elapsed(started), error.detail)
+            rejected = isinstance(error, LlmKeyRejected)
+            return ProviderCheck(
+                False, self.provider, self.default_model, _elapsed(started), error.detail, rejected
+            )
         return ProviderCheck(True, self.provider, self.default_model, _elapsed(started))
 
     async def verify_key(self) -> KeyCheck:
@@ -122,15 +125,15 @@ class LangChainChatModel(ChatModel):
             return KeyCheck(False, self.provider, None, f"{profile.key_env} is not set")
         if profile.list_models is None:
             check = await self.check()
-            return KeyCheck(check.ok, self.provider, key_hint(key), check.error)
+            return KeyCheck(check.ok, self.provider, key_hint(key), check.error, check.rejected)
         try:
             await profile.list_models(key, self._base_url(profile), self._config.timeout)
         except Exception as error:
-            status = getattr(error, "status_code", None)
-            reason = (
-                "the provider rejected the key" if status in (401, 403) else describe(self.provider, error)
-            )
-            return KeyCheck(False, self.provider, key_hint(key), reason)
+            if key_rejected(error):
+                return KeyCheck(
+                    False, self.provider, key_hint(key), rejected_key_advice(profile.key_env), True
+                )
+            return KeyCheck(False, self.provider, key_hint(key), describe(self.provider, error))
         return KeyCheck(True, self.provider, key_hint(key))
 
     # --- internals ------------------------------------------------------------------------------------

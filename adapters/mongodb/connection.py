@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -13,15 +14,17 @@ from pymongo.errors import PyMongoError
 from adapters.mongodb.embedded_server import EmbeddedMongoServer
 from adapters.mongodb.errors import describe
 from adapters.mongodb.indexes import ensure_indexes
+from application.ports.health import Vital
 
 log = logging.getLogger("centralita.mongodb")
+_CLOSE_TIMEOUT_S = 1.0
 
 
 class StoreStartupError(RuntimeError):
     """The configured store cannot be used; the message says what to do."""
 
 
-class MongoConnection:
+class MongoConnection(Vital):
     """Opened once in the app's lifespan (`open`), closed on shutdown (`close`)."""
 
     def __init__(
@@ -37,6 +40,11 @@ class MongoConnection:
     @property
     def kind(self) -> str:
         return "mongodb" if self._uri else "mongodb (embedded)"
+
+    @property
+    def failure(self) -> str | None:
+        """Why the store is gone for good (the embedded server could not be restarted), or None."""
+        return self._server.failure if self._server is not None else None
 
     @property
     def database(self) -> AsyncDatabase[Any]:
@@ -70,7 +78,10 @@ class MongoConnection:
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            # Closing ends the driver's sessions on the server: bounded, so a dead server cannot hold the
+            # shutdown for the whole server-selection timeout.
+            with pymongo.timeout(_CLOSE_TIMEOUT_S):
+                await self._client.close()
             self._client = None
         if self._server is not None:
             await self._server.stop()

@@ -160,6 +160,12 @@ class EmbeddedMongoServer:
         self._log_file: IO[bytes] | None = None
         self._log_offset = 0
         self._uri: str | None = None
+        self._bound_port: int | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.max_restarts = _MAX_RESTARTS
+        self.restart_window_s = _RESTART_WINDOW_S
+        self.failure: str | None = None  # set when the server died and could not be brought back
 
     # -- public API -------------------------------------------------------------------------
 
@@ -210,7 +216,10 @@ class EmbeddedMongoServer:
             for attempt in range(1, attempts + 1):
                 port = self.port if self.port is not None else _free_port(self.host)
                 try:
-                    return await self._start_once(port)
+                    uri = await self._start_once(port)
+                    self._stopping, self.failure = False, None
+                    self._supervisor = asyncio.create_task(self._supervise(), name="secantusdb-supervisor")
+                    return uri
                 except _PortInUseError as exc:
                     if attempt == attempts:
                         raise EmbeddedServerError(str(exc)) from None
@@ -222,6 +231,12 @@ class EmbeddedMongoServer:
 
     async def stop(self) -> None:
         """Stop the server: SIGTERM, wait up to ``stop_timeout_s``, then SIGKILL. Idempotent."""
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
         proc = self._process
         if proc is not None and proc.returncode is None:
             logger.info("stopping embedded SecantusDB (pid %d)", proc.pid)
@@ -256,6 +271,46 @@ class EmbeddedMongoServer:
         await self.stop()
 
     # -- internals -------------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        """Restart the server when it dies (same port: the driver reconnects), with backoff; give up after
+        `max_restarts` deaths within `restart_window_s`, leaving `failure` set for liveness to report."""
+        deaths: list[float] = []
+        while True:
+            proc = self._process
+            assert proc is not None and self._bound_port is not None
+            code = await proc.wait()
+            if self._stopping:
+                return
+            now = time.monotonic()
+            deaths = [t for t in deaths if now - t < self.restart_window_s] + [now]
+            logger.error(
+                "embedded SecantusDB (pid %d) died: %s; storage %s, log %s",
+                proc.pid,
+                _exit_status(code),
+                self.storage_path,
+                self.log_path,
+            )
+            while True:
+                if len(deaths) > self.max_restarts:
+                    self.failure = (
+                        f"the embedded MongoDB server died {len(deaths)} times within "
+                        f"{self.restart_window_s:g} s (last: {_exit_status(code)}); see {self.log_path}"
+                    )
+                    logger.error("giving up restarting embedded SecantusDB: %s", self.failure)
+                    return
+                await asyncio.sleep(min(_RESTART_BACKOFF_S * 2 ** (len(deaths) - 1), 10.0))
+                try:
+                    await self._start_once(self._bound_port)
+                    logger.warning("embedded SecantusDB restarted (pid %s)", self.pid)
+                    break
+                except EmbeddedServerError as error:
+                    logger.error("embedded SecantusDB could not restart: %s", str(error).splitlines()[0])
+                    deaths.append(time.monotonic())
+                    if self.running:  # it did not answer in time: kill it, keep the lock
+                        assert self._process is not None
+                        _signal_group(self._process.pid, signal.SIGKILL)
+                        await self._process.wait()
 
     def _prepare_dirs(self) -> None:
         try:
@@ -350,6 +405,7 @@ class EmbeddedMongoServer:
                 "Is the secantusdb package installed? Or set MONGODB_URI."
             ) from exc
         _register(self)
+        self._bound_port = port
         uri = _uri(self.host, port)
         await self._wait_ready(uri, port)
         self._uri = uri
@@ -486,6 +542,20 @@ class EmbeddedMongoServer:
                 return
             time.sleep(0.05)
         _signal_group(proc.pid, signal.SIGKILL)
+
+
+_MAX_RESTARTS = 3
+_RESTART_WINDOW_S = 60.0
+_RESTART_BACKOFF_S = 0.5
+
+
+def _exit_status(code: int) -> str:
+    """`exit code 1`, or `killed by SIGKILL` for a negative return code."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 # A server killed a moment ago (a crash, a restart) may still be exiting and holding the lock.

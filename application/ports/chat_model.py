@@ -49,6 +49,7 @@ class ProviderCheck:
     model: str
     latency_ms: float | None = None
     error: str | None = None
+    rejected: bool = False  # the provider refused the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class KeyCheck:
     provider: str
     key_hint: str | None
     error: str | None = None
+    rejected: bool = False  # the provider refused the key (not merely unreachable)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,3 +20,12 @@ class HealthProbe(ABC):
     @abstractmethod
     async def health(self) -> ComponentHealth:
         """Its state now; never raises."""
+
+
+class Vital(ABC):
+    """A part of the process that may fail for good (then the process must be restarted)."""
+
+    @property
+    @abstractmethod
+    def failure(self) -> str | None:
+        """Why it failed for good, or None while it serves or recovers by itself."""

@@ -81,13 +81,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             reason = container.chat_model().unavailable_reason()
             if reason:
                 log.warning("%s", reason)
-            # With a key set, check it once in the background: the outcome is logged, startup is not delayed.
+            # With a key set, check it once in the background: the outcome is logged and told by /ready,
+            # startup is not delayed.
             key_check = None if reason else asyncio.create_task(check_llm_key(container.diagnostics()))
             log_access_rules(settings)
             log.info("centralita ready: storage=%s, model=%s", settings.storage, settings.llm_model)
             yield
             if key_check is not None:
                 key_check.cancel()
+            await container.diagnostics().close()
             # Turns cut short by the shutdown record their replies before the store closes.
             if unfinished := await container.chat_service().drain(seconds=5.0):
                 log.warning("shutting down with %d turn(s) whose reply may not be recorded", unfinished)

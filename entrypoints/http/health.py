@@ -8,9 +8,16 @@ from litestar.di import NamedDependency
 from application.diagnostics import Diagnostics
 
 
-@get("/health", summary="The process serves", tags=["operations"])
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+@get(
+    "/health",
+    summary="The process serves (503 when a part it owns failed for good: restart the process)",
+    tags=["operations"],
+)
+async def health(diagnostics: NamedDependency[Diagnostics]) -> Response[dict[str, str]]:
+    failure = diagnostics.liveness_failure()
+    if failure is not None:
+        return Response({"status": "failed", "detail": failure}, status_code=503)
+    return Response({"status": "ok"})
 
 
 @get("/ready", summary="Every component's state (503 when one is not ready)", tags=["operations"])

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from adapters.langchain.chat_model import LangChainChatModel
+from adapters.langchain.failures import describe
+from adapters.langchain.providers import profile_for
 from application.ports.chat_model import ModelDelta, ModelRequest, PromptMessage
 from domain.conversations import Role
-from domain.errors import LlmStreamFailed, LlmUnavailable
+from domain.errors import LlmKeyRejected, LlmStreamFailed, LlmUnavailable
 from domain.usage import Usage
 from tests.adapters.langchain.conftest import KEY, AdapterFactory
 from tests.fakes.fake_llm import FakeLLMServer
@@ -287,3 +289,36 @@ async def test_a_reply_past_the_hard_cap_is_cut_as_a_failed_stream(
     assert 0 < len(text) <= 50
     with pytest.raises(LlmUnavailable, match="more than 50 characters"):
         await adapter.complete(QUESTION)
+
+
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [("groq:llama-3.1-8b-instant", "GROQ_API_KEY"), ("openai:gpt-4o-mini", "OPENAI_API_KEY")],
+)
+async def test_a_refused_key_names_the_providers_own_variable(
+    make_adapter: AdapterFactory, model: str, variable: str
+) -> None:
+    adapter = make_adapter(
+        model, api_keys={"groq": "wrong-groq-key", "openai": "wrong-openai-key"}, max_retries=0
+    )
+    for call in (adapter.complete(QUESTION), collect(adapter)):
+        with pytest.raises(LlmKeyRejected, match=f"rejected the key: set {variable}"):
+            await call
+    key = await adapter.verify_key()
+    assert (key.valid, key.rejected) == (False, True) and variable in (key.error or "")
+    check = await adapter.check()
+    assert (check.ok, check.rejected) == (False, True) and variable in (check.error or "")
+
+
+@pytest.mark.parametrize(
+    ("provider", "advice"),
+    [
+        ("anthropic", "set ANTHROPIC_API_KEY"),
+        ("mistralai", "set MISTRAL_API_KEY"),
+        ("ollama", "check the server's access settings"),  # ollama has no key: a proxy in front refused
+    ],
+)
+def test_every_providers_refusal_says_what_to_do(provider: str, advice: str) -> None:
+    refused = type("AuthenticationError", (Exception,), {"status_code": 401})()
+    detail = describe(f"{provider}:m", refused, profile_for(provider).key_env)
+    assert advice in detail and "HTTP 401" in detail

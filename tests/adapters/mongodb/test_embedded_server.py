@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
 
 from adapters.mongodb.embedded_server import EmbeddedMongoServer, EmbeddedServerError
 
@@ -214,3 +214,56 @@ async def test_atexit_hook_stops_server(tmp_path: Path) -> None:
     assert proc.returncode != 0
     child_pid = int(out.split()[0])
     assert await _wait_gone(child_pid, 10.0)
+
+
+async def _until(condition: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(condition())
+
+
+async def test_a_killed_server_is_logged_and_restarted_on_its_port_with_its_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = EmbeddedMongoServer(tmp_path)
+    uri = await server.start()
+    client = _client(uri)
+    try:
+        items = client.db.get_collection("items", write_concern=WriteConcern(j=True))  # as the app writes
+        await items.insert_one({"_id": 1, "kept": True})
+        killed = server.pid
+        assert killed is not None
+        os.kill(killed, 9)
+        assert await _until(lambda: server.running and server.pid != killed, 15)
+        died = [r for r in caplog.records if "died" in r.getMessage()]
+        assert died and died[0].levelname == "ERROR" and "killed by SIGKILL" in died[0].getMessage()
+        started = time.monotonic()
+        assert await client.db.items.find_one({"_id": 1}) == {"_id": 1, "kept": True}  # the same client
+        assert time.monotonic() - started < 5
+        assert server.failure is None
+    finally:
+        await client.close()
+        await server.stop()
+
+
+async def test_repeated_deaths_give_up_and_say_why(tmp_path: Path) -> None:
+    server = EmbeddedMongoServer(tmp_path)
+    server.max_restarts = 1
+    await server.start()
+    try:
+        first = server.pid
+        assert first is not None
+        os.kill(first, 9)
+        assert await _until(lambda: server.running and server.pid != first, 15)
+        assert server.pid is not None
+        os.kill(server.pid, 9)
+        assert await _until(lambda: server.failure is not None, 15)
+        assert "died 2 times" in (server.failure or "")
+        started = time.monotonic()
+        await server.stop()
+        assert time.monotonic() - started < 3
+    finally:
+        await server.stop()
