@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from pathlib import Path
 
 from litestar import Litestar
@@ -43,6 +44,8 @@ from entrypoints.settings import Settings
 
 log = logging.getLogger("centralita")
 WIDGET_DIR = Path(__file__).parent / "widget" / "static"
+SWAGGER_UI_DIR = Path(str(files("swagger_ui") / "static"))  # Swagger UI's distribution, from swagger-ui-py
+DOCS_ASSETS = "/docs/static"
 VERSION = "0.1.0"
 
 
@@ -119,6 +122,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 html_mode=True,
                 exception_handlers={ValueError: on_unreadable_path},
             ),
+            create_static_files_router(
+                path=DOCS_ASSETS,
+                directories=[SWAGGER_UI_DIR],
+                include_in_schema=False,
+                exception_handlers={ValueError: on_unreadable_path},
+            ),
         ],
         dependencies=DEPENDENCIES,
         middleware=[metrics_middleware],
@@ -132,7 +141,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             version=VERSION,
             description="AI agents for a call center: grounded answers, streamed, every conversation kept.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[
+                SwaggerRenderPlugin(  # assets served by the app itself: /docs works without internet
+                    js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon='<link rel="icon" href="data:,">',
+                )
+            ],
         ),
         request_max_body_size=settings.max_request_bytes,
     )

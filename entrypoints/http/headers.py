@@ -7,7 +7,8 @@
   connections;
 * `/widget/centralita.js`: `Cross-Origin-Resource-Policy: cross-origin`, because companies embed it on
   their own sites;
-* `/docs`: only `frame-ancestors 'none'` — the Swagger UI loads its assets from a CDN.
+* `/docs`: only `frame-ancestors 'none'` — Litestar's Swagger UI page starts with an inline script (its
+  assets are served by the app itself, under /docs/static).
 """
 
 from __future__ import annotations
