@@ -11,8 +11,8 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.knowledge.files import FileReader, RecursiveSplitter
-from adapters.knowledge.markdown import MarkdownRenderer
 from adapters.knowledge.health import KnowledgeHealthProbe
+from adapters.knowledge.markdown import MarkdownRenderer
 from adapters.knowledge.memory import MemoryKnowledgeStore
 from adapters.langchain.chat_model import LangChainChatModel, LlmConfig
 from adapters.langchain.embeddings import LangChainEmbedder

@@ -77,23 +77,24 @@ def test_long_text_is_split_into_chunks_and_the_list_is_paged(client: TestClient
 
 
 @pytest.mark.parametrize(
-    ("filename", "media_type", "data"),
+    ("filename", "media_type", "data", "title"),
     [
-        ("devoluciones.txt", "text/plain", RETURNS_ES.encode()),
-        ("devoluciones.md", "text/markdown", f"# Devoluciones\n\n{RETURNS_ES}".encode()),
+        ("devoluciones.txt", "text/plain", RETURNS_ES.encode(), "devoluciones"),
+        ("devoluciones.md", "text/markdown", f"# Devoluciones\n\n{RETURNS_ES}".encode(), "Devoluciones"),
         (
             "devoluciones.pdf",
             "application/pdf",
             pdf_bytes(["Devoluciones", RETURNS_ES[:90], RETURNS_ES[90:]]),
+            "devoluciones",  # a PDF without a metadata title
         ),
     ],
 )
 def test_files_are_uploaded_as_multipart(
-    client: TestClient, filename: str, media_type: str, data: bytes
+    client: TestClient, filename: str, media_type: str, data: bytes, title: str
 ) -> None:
     response = client.post(DOCS.format(1), files={"file": (filename, data, media_type)})
     assert response.status_code == 201, response.text
-    assert response.json()["title"] == "devoluciones"
+    assert response.json()["title"] == title
     [listed] = client.get(DOCS.format(1)).json()
     assert listed["source"] == filename
     answer = client.post(

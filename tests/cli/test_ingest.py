@@ -43,7 +43,7 @@ def test_a_folder_goes_in_once_and_a_second_run_skips_everything(
     assert first.returncode == 0, first.stdout + first.stderr
     assert "3 added, 0 replaced, 0 unchanged, 0 failed; 1 other files ignored" in first.stdout
     titles = sorted(d["title"] for d in documents(server, agent))
-    assert titles == ["devoluciones", "envios", "horario"]
+    assert titles == ["Envíos", "devoluciones", "horario"]  # a Markdown file: its heading
     pdf = next(d for d in documents(server, agent) if d["title"] == "devoluciones")
     assert pdf["source"] == "kb/faq/devoluciones.pdf" and pdf["chunks"] >= 1
 
@@ -56,7 +56,7 @@ def test_a_folder_goes_in_once_and_a_second_run_skips_everything(
     third = run("ingest", "kb", "--agent", str(agent), "--server", server)
     assert "0 added, 1 replaced, 2 unchanged" in third.stdout
     after = documents(server, agent)
-    assert len(after) == 3 and {d["title"] for d in after} == {"devoluciones", "envios", "horario"}
+    assert len(after) == 3 and {d["title"] for d in after} == {"devoluciones", "Envíos", "horario"}
     assert (tmp_path / ".centralita-ingest.json").exists()
 
 
@@ -71,7 +71,7 @@ def test_failures_are_listed_without_stopping_the_batch(server: str, run: Run, t
     assert result.returncode == 1
     assert "1 added, 0 replaced, 0 unchanged, 1 failed" in result.stdout
     assert "a-empty.txt" in result.stdout and "empty_document" in result.stdout
-    assert [d["title"] for d in documents(server, agent)] == ["b-good"]
+    assert [d["title"] for d in documents(server, agent)] == ["Hola"]
 
 
 def test_an_unknown_agent_or_an_unreachable_server_has_its_own_exit_code(
