@@ -33,7 +33,13 @@ from entrypoints.http.client_address import client_address
 from entrypoints.http.coalesce import coalesced
 from entrypoints.http.events import encode_event, encode_payload, error_payload
 from entrypoints.http.rate_limits import admission_of
-from entrypoints.http.socket_limits import FrameTooLarge, IdleTimeout, SessionConnections, read_frame
+from entrypoints.http.socket_limits import (
+    AddressConnections,
+    FrameTooLarge,
+    IdleTimeout,
+    SessionConnections,
+    read_frame,
+)
 from entrypoints.metrics import OpenWebSocket, TurnMeter, count_rate_limited
 
 log = logging.getLogger("centralita.ws")
@@ -60,7 +66,18 @@ class ChatSocket:
     async def serve(self, agents: AgentService) -> None:
         await self._socket.accept()
         with OpenWebSocket():
-            await self._serve(agents)
+            addresses = AddressConnections.of(self._socket.app.state)
+            address = client_address(self._socket)
+            if not addresses.enter(address, self._socket.app.state.settings):
+                await self._send_error(
+                    "too_many_connections", "This address has too many open connections; close one first."
+                )
+                await self._close(WS_1008_POLICY_VIOLATION, "too_many_connections")
+                return
+            try:
+                await self._serve(agents)
+            finally:
+                addresses.leave(address)
 
     async def _serve(self, agents: AgentService) -> None:
         try:
@@ -209,7 +226,8 @@ class ChatSocket:
                 self._seq += 1
                 data = encode_payload(item, self._seq) if isinstance(item, dict) else encode_event(item, self._seq)
                 try:
-                    await asyncio.wait_for(self._socket.send_data(data), self._send_timeout)
+                    async with asyncio.timeout(self._send_timeout):  # no extra task, unlike wait_for
+                        await self._socket.send_data(data)
                 except TimeoutError:
                     raise SendTimeout from None
 

@@ -61,3 +61,24 @@ def test_a_rate_limited_frame_during_setup_is_refused_after_the_first_turns_star
         events = _until_end(ws)
     assert events[0]["type"] == "start" and events[0]["seq"] == 1, events[:3]
     assert [e["code"] for e in events if e["type"] == "error"] == ["rate_limited"]
+
+
+def test_connections_beyond_the_per_address_cap_are_refused_with_1008() -> None:
+    from litestar.exceptions import WebSocketDisconnect
+
+    with make_client(ScriptedChatModel(), WS_MAX_CONNECTIONS_PER_IP=2) as client:
+        with (
+            client.websocket_connect("/api/v1/chat/stream/ip-a/1"),
+            client.websocket_connect("/api/v1/chat/stream/ip-b/1"),
+            client.websocket_connect("/api/v1/chat/stream/ip-c/1") as third,
+        ):
+            refusal = third.receive_json()
+            try:
+                third.receive_json()
+                raise AssertionError("the third connection stayed open")
+            except WebSocketDisconnect as closed:
+                assert closed.code == 1008 and closed.detail == "too_many_connections"
+        assert refusal["type"] == "error" and refusal["code"] == "too_many_connections"
+        with client.websocket_connect("/api/v1/chat/stream/ip-d/1") as again:  # the others left: room again
+            again.send_json({"message": "hola"})
+            assert again.receive_json()["type"] == "start"
