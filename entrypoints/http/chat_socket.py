@@ -67,7 +67,7 @@ class ChatSocket:
         await self._socket.accept()
         with OpenWebSocket():
             addresses = AddressConnections.of(self._socket.app.state)
-            address = client_address(self._socket)
+            address = client_address(self._socket) or ""  # unknown (a Unix socket): one shared count
             if not addresses.enter(address, self._socket.app.state.settings):
                 await self._send_error(
                     "too_many_connections", "This address has too many open connections; close one first."
@@ -183,7 +183,9 @@ class ChatSocket:
                     await self._send(event)
         except SendTimeout:
             # The client stopped reading; closing the events stored the reply as interrupted.
-            log.info("client took no frame for %ss during turn %s: closed", self._send_timeout, stream.message_id)
+            log.info(
+                "client took no frame for %ss during turn %s: closed", self._send_timeout, stream.message_id
+            )
             await self._close(WS_1008_POLICY_VIOLATION, "send timeout")
         except (WebSocketDisconnect, OSError, RuntimeError) as error:
             # The client went away mid-answer; closing the events stored the reply as interrupted.
@@ -224,7 +226,11 @@ class ChatSocket:
                 self._held = None
             for item in frames:
                 self._seq += 1
-                data = encode_payload(item, self._seq) if isinstance(item, dict) else encode_event(item, self._seq)
+                data = (
+                    encode_payload(item, self._seq)
+                    if isinstance(item, dict)
+                    else encode_event(item, self._seq)
+                )
                 try:
                     async with asyncio.timeout(self._send_timeout):  # no extra task, unlike wait_for
                         await self._socket.send_data(data)

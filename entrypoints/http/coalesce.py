@@ -19,7 +19,6 @@ from contextlib import aclosing
 
 from application.events import StreamEvent, TokenProduced
 
-
 MAX_PENDING_CHARS = 65_536
 
 

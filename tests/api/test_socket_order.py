@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
+from typing import Any
 
 import pytest
 
 from application.chat import ChatService
-
 from tests.api.test_rate_limits import make_client
 from tests.fakes.chat_model import ScriptedChatModel
+
 
 @pytest.fixture(autouse=True)
 def slow_setup(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,7 +37,9 @@ def _until_end(ws: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("path", PATHS)
 def test_a_second_frame_during_setup_is_refused_after_the_first_turns_start(path: str) -> None:
     with (
-        make_client(ScriptedChatModel(), RATE_LIMIT_SESSION_PER_MINUTE=0, RATE_LIMIT_IP_PER_MINUTE=0) as client,
+        make_client(
+            ScriptedChatModel(), RATE_LIMIT_SESSION_PER_MINUTE=0, RATE_LIMIT_IP_PER_MINUTE=0
+        ) as client,
         client.websocket_connect(path.format(session="order-1")) as ws,
     ):
         ws.send_json({"message": "primera"})
@@ -53,7 +54,9 @@ def test_a_second_frame_during_setup_is_refused_after_the_first_turns_start(path
 @pytest.mark.parametrize("path", PATHS)
 def test_a_rate_limited_frame_during_setup_is_refused_after_the_first_turns_start(path: str) -> None:
     with (
-        make_client(ScriptedChatModel(), RATE_LIMIT_SESSION_PER_MINUTE=1, RATE_LIMIT_IP_PER_MINUTE=0) as client,
+        make_client(
+            ScriptedChatModel(), RATE_LIMIT_SESSION_PER_MINUTE=1, RATE_LIMIT_IP_PER_MINUTE=0
+        ) as client,
         client.websocket_connect(path.format(session="order-2")) as ws,
     ):
         ws.send_json({"message": "primera"})
