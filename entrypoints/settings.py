@@ -182,6 +182,18 @@ class Settings(BaseSettings):
         validation_alias="WS_MAX_CONNECTIONS_PER_SESSION",
         description="Open WebSockets one session_id may hold per process; one more is refused (1008).",
     )
+    ws_send_timeout_seconds: float = Field(
+        20,
+        gt=0,
+        validation_alias="WS_SEND_TIMEOUT_SECONDS",
+        description="A WebSocket client that takes no frame this long (it stopped reading) is closed (1008); its reply is stored interrupted.",
+    )
+    ws_max_connections_per_ip: int = Field(
+        20,
+        ge=1,
+        validation_alias="WS_MAX_CONNECTIONS_PER_IP",
+        description="Open WebSockets one client address may hold per process; one more is refused (1008).",
+    )
     hsts_max_age: int = Field(
         0,
         ge=0,

@@ -80,9 +80,13 @@ def server_options(settings: Any) -> dict[str, Any]:
       are cancelled — a reply cut short is stored `interrupted` (WebSockets are closed with 1012 at once and
       their turns stored the same way) — before the store closes;
     * `proxy_headers` off: the app alone decides whom to believe about client addresses (TRUSTED_PROXIES);
-    * no `Server` header: the stack's name and version are nobody's business.
+    * no `Server` header: the stack's name and version are nobody's business;
+    * `ws`: a WebSocket protocol that drops a client which stopped reading (entrypoints/http/server_protocols.py).
     """
+    from entrypoints.http.server_protocols import WebSocketProtocol
+
     return {
+        "ws": WebSocketProtocol,
         "ws_max_size": settings.ws_max_frame_bytes,
         "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_seconds),
         "proxy_headers": False,

@@ -3,6 +3,10 @@
 One reader loop per connection receives frames; each turn runs as a task so that a message sent during a
 turn is answered with `turn_in_progress` and a client that leaves cancels its turn at once (the reply is
 then stored `interrupted`). Every frame goes out through `_send`, which numbers it with `seq`.
+
+Refusals of frames that arrive while a turn is still being set up wait for that turn's first frame, so the
+accepted turn's `start` always comes first. A client that takes no frame for WS_SEND_TIMEOUT_SECONDS (it
+stopped reading) is closed with 1008 `send timeout`; its turn ends as when it leaves (stored `interrupted`).
 """
 
 from __future__ import annotations
@@ -22,13 +26,20 @@ from litestar.status_codes import WS_1000_NORMAL_CLOSURE, WS_1008_POLICY_VIOLATI
 
 from application.agents import AgentService
 from application.chat import ChatRequest, ChatService
+from application.events import StreamEvent
 from domain.errors import CentralitaError, TooManyRequests
 from domain.visitors import validate_session_id
 from entrypoints.http.client_address import client_address
 from entrypoints.http.coalesce import coalesced
 from entrypoints.http.events import encode_event, encode_payload, error_payload
 from entrypoints.http.rate_limits import admission_of
-from entrypoints.http.socket_limits import FrameTooLarge, IdleTimeout, SessionConnections, read_frame
+from entrypoints.http.socket_limits import (
+    AddressConnections,
+    FrameTooLarge,
+    IdleTimeout,
+    SessionConnections,
+    read_frame,
+)
 from entrypoints.metrics import OpenWebSocket, TurnMeter, count_rate_limited
 
 log = logging.getLogger("centralita.ws")
@@ -50,11 +61,23 @@ class ChatSocket:
         self._seq = 0
         self._send_lock = asyncio.Lock()  # frames leave in `seq` order even when two tasks send
         self._turn: asyncio.Task[None] | None = None
+        self._held: list[dict[str, Any]] | None = None  # refusals waiting for the new turn's first frame
 
     async def serve(self, agents: AgentService) -> None:
         await self._socket.accept()
         with OpenWebSocket():
-            await self._serve(agents)
+            addresses = AddressConnections.of(self._socket.app.state)
+            address = client_address(self._socket) or ""  # unknown (a Unix socket): one shared count
+            if not addresses.enter(address, self._socket.app.state.settings):
+                await self._send_error(
+                    "too_many_connections", "This address has too many open connections; close one first."
+                )
+                await self._close(WS_1008_POLICY_VIOLATION, "too_many_connections")
+                return
+            try:
+                await self._serve(agents)
+            finally:
+                addresses.leave(address)
 
     async def _serve(self, agents: AgentService) -> None:
         try:
@@ -96,40 +119,39 @@ class ChatSocket:
                 await admission.admit(self._session_id, address)
             except TooManyRequests as error:
                 count_rate_limited("ws", error.code)
-                await self._send_error(error.code, error.detail, error.retry_after)
+                await self._refuse(error.code, error.detail, error.retry_after)
                 continue
             except CentralitaError as error:
-                await self._send_error(error.code, error.detail)
+                await self._refuse(error.code, error.detail)
                 continue
             if isinstance(raw, bytes):
-                await self._send_error("invalid_encoding", "Frames must hold UTF-8 JSON text.")
+                await self._refuse("invalid_encoding", "Frames must hold UTF-8 JSON text.")
                 continue
             request = await self._parse(raw)
             if request is None:
                 continue
             if self._turn_running():
-                await self._send_error(
-                    "turn_in_progress", "Wait for the current answer to end before sending."
-                )
+                await self._refuse("turn_in_progress", "Wait for the current answer to end before sending.")
                 continue
+            self._held = []
             self._turn = asyncio.create_task(self._run_turn(request))
 
     async def _parse(self, raw: str) -> ChatRequest | None:
         try:
             frame = _decoder.decode(raw)
         except (msgspec.DecodeError, RecursionError):  # RecursionError: nested deeper than msgspec decodes
-            await self._send_error("malformed_json", "The frame is not valid JSON.")
+            await self._refuse("malformed_json", "The frame is not valid JSON.")
             return None
         if not isinstance(frame, dict):
-            await self._send_error("invalid_frame", 'Send a JSON object such as {"message": "Hola"}.')
+            await self._refuse("invalid_frame", 'Send a JSON object such as {"message": "Hola"}.')
             return None
         message = frame.get("message", frame.get("mensaje"))
         if not isinstance(message, str):
-            await self._send_error("missing_message", 'The frame needs a "message" text.')
+            await self._refuse("missing_message", 'The frame needs a "message" text.')
             return None
         origin = frame.get("origin")
         if origin is not None and not isinstance(origin, str):
-            await self._send_error("invalid_origin", "origin must be a text such as 'web'.")
+            await self._refuse("invalid_origin", "origin must be a text such as 'web'.")
             return None
         return ChatRequest(self._agent_id, self._session_id, message, origin)
 
@@ -142,6 +164,8 @@ class ChatSocket:
             raise
         finally:
             meter.close()  # not ended nor failed: the client left or the turn was cancelled
+            with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, SendTimeout):
+                await self._send(None)  # refusals still held (the turn ended before its first frame)
 
     async def _stream_turn(self, request: ChatRequest, meter: TurnMeter) -> None:
         try:
@@ -156,9 +180,13 @@ class ChatSocket:
             async with aclosing(coalesced(stream.events())) as events:
                 async for event in events:
                     meter.observe(event)
-                    async with self._send_lock:
-                        self._seq += 1
-                        await self._socket.send_data(encode_event(event, self._seq))
+                    await self._send(event)
+        except SendTimeout:
+            # The client stopped reading; closing the events stored the reply as interrupted.
+            log.info(
+                "client took no frame for %ss during turn %s: closed", self._send_timeout, stream.message_id
+            )
+            await self._close(WS_1008_POLICY_VIOLATION, "send timeout")
         except (WebSocketDisconnect, OSError, RuntimeError) as error:
             # The client went away mid-answer; closing the events stored the reply as interrupted.
             log.info("client left during turn %s (%s)", stream.message_id, type(error).__name__)
@@ -166,16 +194,52 @@ class ChatSocket:
     def _turn_running(self) -> bool:
         return self._turn is not None and not self._turn.done()
 
+    @property
+    def _send_timeout(self) -> float:
+        return float(self._socket.app.state.settings.ws_send_timeout_seconds)
+
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
-            await self._socket.close(code=code, reason=reason)
+        # Bounded: a client that reads nothing cannot take a close frame either (uvicorn's protocol in
+        # entrypoints/http/server_protocols.py then drops the connection at once).
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
+            await asyncio.wait_for(self._socket.close(code=code, reason=reason), self._send_timeout)
+
+    async def _refuse(self, code: str, detail: str, retry_after: float | None = None) -> None:
+        """An error frame from the reader: held back while a new turn has sent nothing yet."""
+        payload = error_payload(code, detail, retry_after)
+        if self._held is not None:
+            self._held.append(payload)
+            return
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, SendTimeout):
+            await self._send(payload)
 
     async def _send_error(self, code: str, detail: str, retry_after: float | None = None) -> None:
-        payload = error_payload(code, detail, retry_after)
-        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
-            async with self._send_lock:
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, SendTimeout):
+            await self._send(error_payload(code, detail, retry_after))
+
+    async def _send(self, frame: StreamEvent | dict[str, Any] | None) -> None:
+        """Send `frame` (None: nothing), then the refusals held for this turn, each numbered in order."""
+        async with self._send_lock:
+            frames: list[StreamEvent | dict[str, Any]] = [] if frame is None else [frame]
+            if self._turn is not None and asyncio.current_task() is self._turn:
+                frames += self._held or []
+                self._held = None
+            for item in frames:
                 self._seq += 1
-                await self._socket.send_data(encode_payload(payload, self._seq))
+                data = (
+                    encode_payload(item, self._seq)
+                    if isinstance(item, dict)
+                    else encode_event(item, self._seq)
+                )
+                try:
+                    async with asyncio.timeout(self._send_timeout):  # no extra task, unlike wait_for
+                        await self._socket.send_data(data)
+                except TimeoutError:
+                    raise SendTimeout from None
+
+
+class SendTimeout(Exception):
+    """The client took no frame for WS_SEND_TIMEOUT_SECONDS."""
 
 
 @websocket("/api/v1/chat/stream/{session_id:str}/{agent_id:int}")

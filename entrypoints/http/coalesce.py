@@ -5,6 +5,9 @@ write each: at tens of thousands of pieces a second that saturates a core before
 model's stream is read by a task of its own while the sender works: the first piece goes out as soon as it
 comes, and the pieces that arrive while a frame is still being sent (or that one network read delivered
 together) leave as one `token` frame. Their concatenation is unchanged, so it still equals `end.answer`.
+
+The pieces waiting are bounded (`max_pending_chars`): beyond it the model's stream is not read until the
+sender takes them, so a client that stops reading holds a bounded part of its answer, not all of it.
 """
 
 from __future__ import annotations
@@ -16,24 +19,36 @@ from contextlib import aclosing
 
 from application.events import StreamEvent, TokenProduced
 
+MAX_PENDING_CHARS = 65_536
 
-async def coalesced(events: AsyncGenerator[StreamEvent, None]) -> AsyncGenerator[StreamEvent, None]:
+
+async def coalesced(
+    events: AsyncGenerator[StreamEvent, None], max_pending_chars: int = MAX_PENDING_CHARS
+) -> AsyncGenerator[StreamEvent, None]:
     """The events of `events` in order, consecutive token pieces not yet taken merged into one.
 
     Iterate it inside `contextlib.aclosing`: closing it (the client left, the turn was cancelled) cancels the
     reading task, which closes `events` — the reply is then stored as it would be without this layer."""
     queue: deque[StreamEvent] = deque()
     ready = asyncio.Event()
+    room = asyncio.Event()  # set while fewer than `max_pending_chars` wait
+    room.set()
+    pending = 0
     ended = False
     failure: Exception | None = None
 
     async def pull() -> None:
-        nonlocal ended, failure
+        nonlocal ended, failure, pending
         try:
             async with aclosing(events):
                 async for event in events:
                     queue.append(event)
                     ready.set()
+                    if isinstance(event, TokenProduced):
+                        pending += len(event.content)
+                        if pending >= max_pending_chars:
+                            room.clear()
+                            await room.wait()
         except Exception as error:  # handed to the consumer after the events before it
             failure = error
         finally:
@@ -52,6 +67,10 @@ async def coalesced(events: AsyncGenerator[StreamEvent, None]) -> AsyncGenerator
                     while queue and isinstance(queue[0], TokenProduced):
                         pieces.append(queue.popleft().content)  # type: ignore[union-attr]
                     event = TokenProduced("".join(pieces))
+                if isinstance(event, TokenProduced):
+                    pending -= len(event.content)
+                    if pending < max_pending_chars:
+                        room.set()
                 yield event
             if ended and not queue:
                 if failure is not None:

@@ -1,4 +1,4 @@
-"""Limits of one WebSocket connection: frame size, idle time, and open connections per session.
+"""Limits of one WebSocket connection: frame size, idle time, and open connections per session and address.
 
 uvicorn enforces the frame size itself (`ws_max_size`, closing with 1009 before reading a huge frame); the
 check here covers servers and test clients that do not.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from litestar import WebSocket
 from litestar.datastructures import State
@@ -56,18 +56,23 @@ async def read_frame(
 class SessionConnections:
     """Open WebSockets per session_id in this process (WS_MAX_CONNECTIONS_PER_SESSION)."""
 
+    _state_key = "ws_sessions"
+
     def __init__(self) -> None:
         self._open: Counter[str] = Counter()
 
     @classmethod
-    def of(cls, state: State) -> SessionConnections:
-        registry = state.get("ws_sessions")
+    def of(cls, state: State) -> Self:
+        registry: Self | None = state.get(cls._state_key)
         if registry is None:
-            registry = state["ws_sessions"] = cls()
+            registry = state[cls._state_key] = cls()
         return registry
 
+    def limit(self, settings: Settings) -> int:
+        return settings.ws_max_connections_per_session
+
     def enter(self, session_id: str, settings: Settings) -> bool:
-        if self._open[session_id] >= settings.ws_max_connections_per_session:
+        if self._open[session_id] >= self.limit(settings):
             return False
         self._open[session_id] += 1
         return True
@@ -76,3 +81,12 @@ class SessionConnections:
         self._open[session_id] -= 1
         if self._open[session_id] <= 0:
             del self._open[session_id]
+
+
+class AddressConnections(SessionConnections):
+    """Open WebSockets per client address in this process (WS_MAX_CONNECTIONS_PER_IP)."""
+
+    _state_key = "ws_addresses"
+
+    def limit(self, settings: Settings) -> int:
+        return settings.ws_max_connections_per_ip

@@ -96,3 +96,21 @@ async def test_cancelling_the_consumer_closes_the_model_stream_and_propagates() 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert closed == [True]
+
+
+async def test_a_sender_that_takes_nothing_stops_the_model_being_read_beyond_the_bound() -> None:
+    produced: list[str] = []
+
+    async def endless() -> AsyncIterator[StreamEvent]:
+        yield TurnStarted("m", "c")
+        while True:
+            produced.append("x" * 100)
+            yield TokenProduced(produced[-1])
+            await asyncio.sleep(0)
+
+    async with aclosing(coalesced(endless(), max_pending_chars=1000)) as events:
+        assert isinstance(await anext(events), TurnStarted)
+        await asyncio.sleep(0.2)  # the sender is stuck: nothing more is taken
+        assert len(produced) <= 11
+        first = await anext(events)
+        assert isinstance(first, TokenProduced) and 900 <= len(first.content) <= 1100
