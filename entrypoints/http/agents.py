@@ -8,8 +8,9 @@ from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
 
 from application.agents import AgentService
-from application.paging import DEFAULT_LIMIT, Page
+from application.paging import Page
 from domain.audit import Actor
+from domain.bounds import DEFAULT_LIMIT
 from entrypoints.http.errors import on_agent_validation_error
 from entrypoints.http.schemas import (
     AgentBody,

@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from application.audit import ACTIONS, Auditor
-from application.paging import DEFAULT_LIMIT, Page
+from application.paging import Page
 from domain.audit import AuditEntry
+from domain.bounds import DEFAULT_LIMIT
 from entrypoints.http.schemas import AgentIdFilter, Limit, Offset
 from entrypoints.http.security import admin_guard
 

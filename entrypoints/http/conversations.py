@@ -7,7 +7,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
 from application.conversations import ConversationQueries
-from application.paging import DEFAULT_LIMIT, Page
+from application.paging import Page
+from domain.bounds import DEFAULT_LIMIT
 from entrypoints.http.schemas import (
     AgentIdFilter,
     AgentIdParam,

@@ -19,8 +19,9 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 
 from application.knowledge import KnowledgeService
-from application.paging import DEFAULT_LIMIT, Page
+from application.paging import Page
 from domain.audit import Actor
+from domain.bounds import DEFAULT_LIMIT
 from domain.errors import DocumentTooLarge, UnsupportedDocumentType
 from domain.knowledge import KnowledgeDocument
 from entrypoints.http.schemas import AgentIdParam, Limit, Offset

@@ -51,12 +51,10 @@ def declare_error_responses(app: Litestar) -> None:
                 continue
             responses = operation.responses if operation.responses is not None else {}
             for status, description in ERROR_STATUSES.items():
-                responses.setdefault(
-                    status,
-                    OpenAPIResponse(
-                        description=description,
-                        content={"application/json": OpenAPIMediaType(schema=ERROR_BODY)},
-                    ),
+                # Replaces Litestar's own 400 (`status_code`, `extra`): every error leaves as {"detail", "code"}.
+                responses[status] = OpenAPIResponse(
+                    description=description,
+                    content={"application/json": OpenAPIMediaType(schema=ERROR_BODY)},
                 )
             operation.responses = responses
             for parameter in operation.parameters or []:
