@@ -73,9 +73,14 @@ def chat(
     with _open(url, server) as ws:
         if message is None:
             console.print(f"[dim]agent {agent} at {server} · session {session_id} · /quit to leave[/]")
-            _show_history(server, session_id, agent, history)
+            if not _show_history(server, session_id, agent, history):
+                _show_greeting(server, agent)
         if message is not None:
-            ok = _turn(ws, message, origin, agent)
+            try:
+                ok = _turn(ws, message, origin, agent)
+            except KeyboardInterrupt:
+                console.print("\n[yellow](answer stopped)[/]")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
             raise typer.Exit(int(ExitCode.OK if ok else ExitCode.FAILED))
         interactive = sys.stdin.isatty()
         while True:
@@ -92,7 +97,15 @@ def chat(
                 continue
             if not interactive:
                 console.print(f"[bold green]you›[/] {text}")
-            _turn(ws, text, origin, agent)
+            try:
+                _turn(ws, text, origin, agent)
+            except KeyboardInterrupt:
+                # Ctrl-C during an answer stops following it and returns to the prompt. The connection is
+                # replaced so the rest of that answer's events cannot spill into the next turn.
+                console.print("\n[yellow](answer stopped)[/]")
+                ws.close()
+                ws = _open(url, server)
+        ws.close()  # the one opened last (closing twice is harmless)
 
 
 def _open(url: str, server: str) -> ClientConnection:
@@ -144,9 +157,6 @@ def _turn(ws: ClientConnection, text: str, origin: str, agent: int) -> bool:
                     )
                 _polite_error(event)
                 return False
-    except KeyboardInterrupt:
-        console.print("\n[yellow](answer stopped)[/]")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except TimeoutError:
         fail(f"no answer within {TURN_TIMEOUT:g} s.", ExitCode.FAILED)
     except ConnectionClosed as closed:
@@ -178,20 +188,34 @@ def _show_sources(sources: list[dict[str, Any]]) -> None:
         console.print(f"  [dim][{number}] {source.get('title', '')}{score_text}[/]", highlight=False)
 
 
-def _show_history(server: str, session_id: str, agent: int, count: int) -> None:
-    """The end of the conversation so far (the public history route the widget uses too)."""
-    if count == 0:
+def _show_greeting(server: str, agent: int) -> None:
+    """The agent's greeting opens a new conversation, as in the widget (the public agent route)."""
+    try:
+        response = httpx.get(f"{server}/api/v1/chat/agents/{agent}", timeout=10)
+        greeting = response.json().get("greeting") if response.is_success else None
+    except (httpx.HTTPError, ValueError, AttributeError):
         return
+    if isinstance(greeting, str) and greeting.strip():
+        console.print("[bold cyan]agent›[/] ", end="")
+        console.print(greeting, highlight=False, markup=False)
+
+
+def _show_history(server: str, session_id: str, agent: int, count: int) -> bool:
+    """The end of the conversation so far (the public history route the widget uses too); False when the
+    conversation is new."""
     try:
         response = httpx.get(
             f"{server}/api/v1/chat/history/{session_id}/{agent}", params={"limit": 1000}, timeout=10
         )
         messages = response.json() if response.is_success else []
     except (httpx.HTTPError, ValueError):
-        return
+        return False
     if not messages:
-        return
+        return False
+    if count == 0:
+        return True
     console.print(f"[dim]… continuing a conversation of {len(messages)} messages[/]")
     for earlier in messages[-count:]:
         who = "you›" if earlier.get("role") == "user" else "agent›"
         console.print(f"[dim]{who} {earlier.get('content', '')}[/]", highlight=False)
+    return True

@@ -50,7 +50,12 @@ SUFFIXES = {
     ".markdown": "text/markdown",
     ".pdf": "application/pdf",
 }
-STATE_FILE = ".centralita-ingest.json"
+
+
+def default_state_file() -> Path:
+    """The ingest state lives in the user's config directory, beside the chat sessions: never in the folder
+    being ingested nor wherever the command happened to run."""
+    return Path(typer.get_app_dir("centralita")) / "ingest-state.json"
 
 
 @dataclass
@@ -64,14 +69,25 @@ class Outcome:
 
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(exists=True, help="Files and folders (recursive): .txt, .md, .pdf.")
+        list[Path],
+        typer.Argument(exists=True, metavar="PATH...", help="Files and folders (recursive): .txt, .md, .pdf."),
     ],
-    agent: int = typer.Option(..., "--agent", "-a", help="The agent whose knowledge receives the documents."),
+    agent: int = typer.Option(
+        ..., "--agent", "-a", metavar="ID", help="The agent whose knowledge receives the documents."
+    ),
     server: str = ServerOption,
     api_key: str | None = ApiKeyOption,
     state: Annotated[
-        Path, typer.Option(help="Where to remember what was uploaded (content hashes and document ids).")
-    ] = Path(STATE_FILE),
+        Path | None,
+        typer.Option(
+            "--state-file",
+            "--state",
+            metavar="FILE",
+            show_default=False,
+            help="Where to remember what was uploaded (content hashes and document ids); default: "
+            "ingest-state.json in the user's config directory (~/.config/centralita on Linux).",
+        ),
+    ] = None,
     force: bool = typer.Option(False, "--force", help="Upload every file again, even unchanged ones."),
 ) -> None:
     """Upload documents to an agent's knowledge; unchanged files are skipped, changed ones replaced.
@@ -82,7 +98,7 @@ def ingest(
     files, ignored = collect(paths)
     if not files:
         fail(f"no .txt, .md or .pdf file in {', '.join(map(str, paths))}.", ExitCode.FAILED)
-    memory = IngestState(state)
+    memory = IngestState(state or default_state_file())
     outcomes: list[Outcome] = []
     started = time.monotonic()
     with AdminClient(server, admin_key(api_key)) as client:
@@ -150,6 +166,7 @@ class IngestState:
 
     def save(self, key: str, entry: dict[str, Any]) -> None:
         self.entries[key] = entry
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
         temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
         temporary.replace(self.path)

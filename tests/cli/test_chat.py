@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import subprocess
+import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
-from tests.cli.conftest import Run
+from tests.cli.conftest import CENTRALITA, Run
+from tests.fakes.fake_llm import FakeLLMServer
 
 
 def test_one_turn_from_piped_stdin_then_the_same_session_next_time(
@@ -43,3 +50,54 @@ def test_one_shot_message_and_polite_errors(server: str, run: Run) -> None:
     assert unknown.returncode == 5 and "777" in unknown.stderr and "agents list" in unknown.stderr
     down = run("chat", "-a", "1", "--server", "http://127.0.0.1:9", "-m", "hola")
     assert down.returncode == 3 and "centralita serve" in down.stderr
+
+
+def test_a_new_conversation_opens_with_the_agents_greeting(server: str, run: Run) -> None:
+    body = {"name": "Ventas", "system_prompt": "Vende.", "greeting": "¡Hola! Soy Ventas, ¿en qué te ayudo?"}
+    agent = httpx.post(f"{server}/api/v1/agents", json=body, timeout=10).json()["id"]
+    result = run("chat", "--agent", str(agent), "--server", server, "--new", stdin="/quit\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "agent› ¡Hola! Soy Ventas, ¿en qué te ayudo?" in result.stdout
+
+
+def _read_until(stream: IO[bytes], marker: str, seen: bytearray, deadline: float) -> None:
+    while marker.encode() not in seen:
+        assert time.monotonic() < deadline, f"{marker!r} never came: {seen.decode(errors='replace')}"
+        if select.select([stream], [], [], 0.1)[0]:
+            chunk = os.read(stream.fileno(), 4096)
+            assert chunk, f"the chat ended early: {seen.decode(errors='replace')}"
+            seen += chunk
+
+
+def test_ctrl_c_during_an_answer_returns_to_the_prompt(
+    server: str, fake_groq: FakeLLMServer, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "LLM_", "MONGODB_", "ADMIN_"))}
+    env.update({"COLUMNS": "200", "XDG_CONFIG_HOME": str(tmp_path / "config"), "NO_COLOR": "1"})
+    before = {"answer_tokens": fake_groq.answer_tokens, "tokens_per_second": fake_groq.tokens_per_second}
+    fake_groq.configure(answer_tokens=400, tokens_per_second=20)  # 20 s of answer: Ctrl-C lands mid-stream
+    chat = subprocess.Popen(
+        [CENTRALITA, "chat", "--agent", "1", "--server", server, "--new"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert chat.stdin is not None and chat.stdout is not None
+    seen = bytearray()
+    try:
+        chat.stdin.write(b"una pregunta larga\n")
+        chat.stdin.flush()
+        _read_until(chat.stdout, "Echo", seen, time.monotonic() + 30)
+        chat.send_signal(signal.SIGINT)
+        _read_until(chat.stdout, "(answer stopped)", seen, time.monotonic() + 10)
+        fake_groq.configure(**before)
+        chat.stdin.write(b"otra\n/quit\n")
+        chat.stdin.flush()
+        _read_until(chat.stdout, "Echo: otra", seen, time.monotonic() + 30)
+        assert chat.wait(timeout=30) == 0, seen.decode(errors="replace")
+    finally:
+        fake_groq.configure(**before)
+        chat.kill()
+        chat.wait()

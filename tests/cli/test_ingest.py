@@ -57,7 +57,9 @@ def test_a_folder_goes_in_once_and_a_second_run_skips_everything(
     assert "0 added, 1 replaced, 2 unchanged" in third.stdout
     after = documents(server, agent)
     assert len(after) == 3 and {d["title"] for d in after} == {"devoluciones", "Envíos", "horario"}
-    assert (tmp_path / ".centralita-ingest.json").exists()
+    # The state is kept in the user's config directory (XDG_CONFIG_HOME here), never in the working directory.
+    assert (tmp_path / "config" / "centralita" / "ingest-state.json").exists()
+    assert not list(tmp_path.glob(".centralita-ingest*"))
 
 
 def test_failures_are_listed_without_stopping_the_batch(server: str, run: Run, tmp_path: Path) -> None:
