@@ -105,7 +105,9 @@ class _Writes:
 def _log_abandoned_failure(task: asyncio.Task[Any]) -> None:
     error = None if task.cancelled() else task.exception()
     if error is not None:
-        log.warning("a store write of a cancelled turn failed: %s", getattr(error, "code", type(error).__name__))
+        log.warning(
+            "a store write of a cancelled turn failed: %s", getattr(error, "code", type(error).__name__)
+        )
 
 
 class _ReplyRecorder:
