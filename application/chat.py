@@ -8,17 +8,20 @@
    leaves mid-stream (`interrupted`) or the provider fails (`failed`).
 
 The assistant's reply is stored before the model is called as an empty `interrupted` message and updated
-when the turn ends, so a process that dies mid-answer leaves a truthful record rather than none.
+when the turn ends, so a process that dies mid-answer leaves a truthful record rather than none. The writes
+that must go together — the visitor's message, its reply placeholder and the visitor's count; the reply's final
+state — run as tasks shielded from the turn's cancellation (a client that leaves), so they are never half done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any, TypeVar
 
 from application.events import SourcesFound, StreamEvent, TokenProduced, TurnEnded, TurnFailed, TurnStarted
 from application.limits import ChatAdmission
@@ -38,6 +41,8 @@ from domain.usage import Usage
 from domain.visitors import normalize_origin, validate_session_id
 
 log = logging.getLogger("centralita.chat")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +82,44 @@ class _Turn:
     session_id: str = ""
 
 
+class _Writes:
+    """Store writes that complete even when the turn awaiting them is cancelled.
+
+    Each runs as a task of its own, shielded from the caller's cancellation and kept in `pending` until done,
+    so a shutdown can wait for it before closing the store.
+    """
+
+    def __init__(self) -> None:
+        self.pending: set[asyncio.Task[Any]] = set()
+
+    async def complete(self, write: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.ensure_future(write)
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_log_abandoned_failure)  # nobody awaits its outcome any more
+            raise
+
+
+def _log_abandoned_failure(task: asyncio.Task[Any]) -> None:
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        log.warning(
+            "a store write of a cancelled turn failed: %s", getattr(error, "code", type(error).__name__)
+        )
+
+
 class _ReplyRecorder:
     """Writes the final state of a turn's reply, whichever way the turn ended, and charges its tokens."""
 
-    def __init__(self, conversations: ConversationRepository, admission: ChatAdmission | None) -> None:
+    def __init__(
+        self, conversations: ConversationRepository, admission: ChatAdmission | None, writes: _Writes
+    ) -> None:
         self._conversations = conversations
         self._admission = admission
-        self.pending: set[asyncio.Task[None]] = set()  # writes outliving a cancelled turn (see drain)
+        self._writes = writes
 
     async def finish(
         self,
@@ -103,12 +139,7 @@ class _ReplyRecorder:
             sources=turn.sources,
             error=error,
         )
-        # Shielded: a cancellation arriving now must not leave the reply half-recorded. The write is a task of
-        # its own, kept in `pending` until done, so a shutdown can wait for it before closing the store.
-        write = asyncio.ensure_future(self._record(turn, final, usage))
-        self.pending.add(write)
-        write.add_done_callback(self.pending.discard)
-        await asyncio.shield(write)
+        await self._writes.complete(self._record(turn, final, usage))  # a cancellation now: recorded still
         return final
 
     async def _record(self, turn: _Turn, final: Message, usage: Usage | None) -> None:
@@ -162,7 +193,8 @@ class ChatService:
         self._model = model
         self._limits = limits
         self._clock = clock
-        self._replies = _ReplyRecorder(conversations, admission)
+        self._writes = _Writes()
+        self._replies = _ReplyRecorder(conversations, admission, self._writes)
         self._in_flight = 0  # turns whose reply is not recorded yet
 
     async def drain(self, seconds: float) -> int:
@@ -172,9 +204,9 @@ class ChatService:
         """
         with suppress(TimeoutError):
             async with asyncio.timeout(seconds):
-                while self._in_flight or self._replies.pending:  # noqa: ASYNC110 - counters, polled briefly
+                while self._in_flight or self._writes.pending:  # noqa: ASYNC110 - counters, polled briefly
                     await asyncio.sleep(0.02)
-        return self._in_flight + len(self._replies.pending)
+        return self._in_flight + len(self._writes.pending)
 
     def _turn_ended(self) -> None:
         self._in_flight -= 1
@@ -243,19 +275,17 @@ class ChatService:
         now = self._clock()
         conversation = await self._conversations.open(session_id, agent.id, now)
         history = await self._conversations.recent(conversation.id, self._limits.budget.history_messages)
-        await self._conversations.append(Message(new_id(), conversation.id, Role.USER, text, created_at=now))
-        await self._visitors.record_message(session_id, origin, now)
-        reply = await self._conversations.append(
-            Message(
-                new_id(),
-                conversation.id,
-                Role.ASSISTANT,
-                "",
-                created_at=now,
-                status=MessageStatus.INTERRUPTED,
-                model=agent.spec.model or self._model.default_model,
-            )
+        placeholder = Message(
+            new_id(),
+            conversation.id,
+            Role.ASSISTANT,
+            "",
+            created_at=now,
+            status=MessageStatus.INTERRUPTED,
+            model=agent.spec.model or self._model.default_model,
         )
+        question = Message(new_id(), conversation.id, Role.USER, text, created_at=now)
+        reply = await self._writes.complete(self._store_question(question, placeholder, origin, session_id))
         draft = _Turn(agent, reply, (), ModelRequest(()), session_id)
         try:
             chunks = await self._retriever.retrieve(
@@ -268,6 +298,16 @@ class ChatService:
         spec = agent.spec
         model_request = ModelRequest(messages, spec.model, spec.temperature, spec.max_tokens)
         return _Turn(agent, reply, self._retriever.sources(chunks), model_request, session_id)
+
+    async def _store_question(
+        self, question: Message, placeholder: Message, origin: str, session_id: str
+    ) -> Message:
+        """Step 2 (run whole, see `_Writes`): the visitor's message, then its reply placeholder (which a
+        cancelled turn leaves `interrupted`), then the visitor's count; returns the stored placeholder."""
+        await self._conversations.append(question)
+        reply = await self._conversations.append(placeholder)
+        await self._visitors.record_message(session_id, origin, question.created_at)
+        return reply
 
 
 class ReplyStream:
