@@ -87,13 +87,13 @@ def test_ctrl_c_during_an_answer_returns_to_the_prompt(
     assert chat.stdin is not None and chat.stdout is not None
     seen = bytearray()
     try:
-        chat.stdin.write("una pregunta larga\n".encode())
+        chat.stdin.write(b"una pregunta larga\n")
         chat.stdin.flush()
         _read_until(chat.stdout, "Echo", seen, time.monotonic() + 30)
         chat.send_signal(signal.SIGINT)
         _read_until(chat.stdout, "(answer stopped)", seen, time.monotonic() + 10)
         fake_groq.configure(**before)
-        chat.stdin.write("otra\n/quit\n".encode())
+        chat.stdin.write(b"otra\n/quit\n")
         chat.stdin.flush()
         _read_until(chat.stdout, "Echo: otra", seen, time.monotonic() + 30)
         assert chat.wait(timeout=30) == 0, seen.decode(errors="replace")
