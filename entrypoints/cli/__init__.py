@@ -20,6 +20,7 @@ from entrypoints.cli import agents, atlas
 from entrypoints.cli.chat import chat
 from entrypoints.cli.config_docs import config_docs
 from entrypoints.cli.doctor import doctor
+from entrypoints.cli.help import plain_metavars
 from entrypoints.cli.ingest import ingest
 from entrypoints.cli.serve import serve
 
@@ -46,4 +47,4 @@ app.command("config-docs")(config_docs)
 
 
 def main() -> None:
-    app()
+    plain_metavars(typer.main.get_command(app))()

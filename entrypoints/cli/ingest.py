@@ -70,7 +70,7 @@ class Outcome:
 def ingest(
     paths: Annotated[
         list[Path],
-        typer.Argument(exists=True, metavar="PATH...", help="Files and folders (recursive): .txt, .md, .pdf."),
+        typer.Argument(exists=True, help="Files and folders (recursive): .txt, .md, .pdf."),
     ],
     agent: int = typer.Option(
         ..., "--agent", "-a", metavar="ID", help="The agent whose knowledge receives the documents."
