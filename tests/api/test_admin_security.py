@@ -222,7 +222,6 @@ def test_wrong_keys_are_throttled_per_address(keyed: TestClient) -> None:
     assert keyed.get("/api/v1/chat/agents/1", headers=guesser).status_code == 200
 
 
-@NOT_FIXED
 def test_a_refused_cors_preflight_answers_json(model: ScriptedChatModel) -> None:
     with make_client(model, CORS_ORIGINS="https://shop.example") as client:
         headers = {"Origin": EVIL, "Access-Control-Request-Method": "POST"}
