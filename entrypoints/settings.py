@@ -123,7 +123,10 @@ class Settings(BaseSettings):
     admin_api_key: SecretStr | None = Field(
         None,
         validation_alias="ADMIN_API_KEY",
-        description="Required in X-API-Key on admin routes; unset = admin routes answer loopback only.",
+        description=(
+            "Required in X-API-Key on admin routes; unset = admin routes answer loopback only; "
+            "empty = refused at startup."
+        ),
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -231,6 +234,19 @@ class Settings(BaseSettings):
         # A bare model name (as the legacy GROQ_MODEL holds) runs on Groq.
         value = value.strip()
         return value if ":" in value else f"groq:{value}"
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _non_empty_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty key would match an empty X-API-Key; spaces around it cannot travel in a header.
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if not key:
+            raise ValueError(
+                "ADMIN_API_KEY is empty: set a key (e.g. `openssl rand -hex 32`) or remove the variable"
+            )
+        return SecretStr(key)
 
     @field_validator("trusted_proxies")
     @classmethod

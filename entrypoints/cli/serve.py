@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from entrypoints.cli.common import console
+from entrypoints.cli.common import ExitCode, console, fail
 from entrypoints.logs import logging_config
 from entrypoints.settings import Settings
 from entrypoints.startup import server_options
@@ -27,8 +27,16 @@ def serve(
 ) -> None:
     """Start the HTTP and WebSocket server."""
     import uvicorn
+    from pydantic import ValidationError
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:  # one line per bad setting, not a traceback
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc']).upper() or 'settings'}: {item['msg']}"
+            for item in error.errors()
+        )
+        fail(problems, ExitCode.USAGE, "correct the environment or .env (docs/configuration.md)")
     log_config = logging_config(settings.log_level, settings.log_format)
     shared: SharedEmbeddedStore | None = None
     if workers > 1:

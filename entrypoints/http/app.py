@@ -10,7 +10,6 @@ from importlib.resources import files
 from pathlib import Path
 
 from litestar import Litestar
-from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -135,7 +134,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"container": container, "settings": settings}),
-        cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         openapi_config=OpenAPIConfig(
             title="Centralita",
             version=VERSION,
@@ -152,7 +150,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ),
         request_max_body_size=settings.max_request_bytes,
     )
-    install_middleware(app, settings)  # request id, security headers, access log, WebSocket origins
+    install_middleware(app, settings)  # CORS, request id, security headers, access log, WebSocket origins
     declare_error_responses(app)  # every operation documents its {"detail", "code"} errors
     declare_event_stream(app, "/api/v1/chat/stream")  # SSE, not JSON
     declare_closed_shapes(app, AgentBody, AgentPatchBody)  # unknown fields are refused (422 invalid_request)

@@ -17,6 +17,7 @@ from litestar.datastructures import Headers
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from entrypoints.http.cors import with_cors
 from entrypoints.http.headers import security_headers
 from entrypoints.http.request_id import REQUEST_ID_HEADER, accept_or_make, request_id
 from entrypoints.settings import Settings
@@ -108,4 +109,5 @@ class RequestContextMiddleware:
 
 def install(app: Litestar, settings: Settings) -> None:
     """Put the middleware around everything the app serves (after the app was built)."""
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, settings)
+    # CORS sits where Litestar would put it (around the router), refusing preflights in JSON (cors.py).
+    app.asgi_handler = RequestContextMiddleware(with_cors(app.asgi_handler, settings.cors_origins), settings)

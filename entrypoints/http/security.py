@@ -44,7 +44,8 @@ def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
         return
     given = connection.headers.get(ADMIN_KEY_HEADER, "")
     # Constant-time comparison so the key cannot be guessed from response times.
-    if not hmac.compare_digest(given.encode(), admin_key.get_secret_value().encode()):
+    expected = admin_key.get_secret_value().encode()
+    if not given or not expected or not hmac.compare_digest(given.encode(), expected):
         _log_refusal(connection, 401, f"{ADMIN_KEY_HEADER} wrong" if given else f"{ADMIN_KEY_HEADER} missing")
         raise NotAuthorizedException(f"A valid {ADMIN_KEY_HEADER} header is required.")
 

@@ -27,3 +27,21 @@ def test_two_workers_share_the_embedded_store_and_their_metrics(
         assert f"{line} 6.0" in metrics
     [log] = tmp_path.glob("server-*.log")
     assert "embedded SecantusDB stopped" in log.read_text()
+
+
+def test_an_empty_admin_key_stops_serve_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.e2e.server import CENTRALITA, server_env
+
+    (tmp_path / ".env").write_text("ADMIN_API_KEY=\n")
+    done = subprocess.run(
+        [CENTRALITA, "serve", "--port", "1"],
+        env=server_env({"STORAGE": "memory"}),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "ADMIN_API_KEY" in done.stderr and "is empty" in done.stderr and "Traceback" not in done.stderr
