@@ -19,6 +19,7 @@ from application.diagnostics import Diagnostics
 from domain.knowledge import MAX_SOURCE_CHARS, MAX_TITLE_CHARS
 from entrypoints.container import Container, build_container, resolve_all, start_knowledge
 from entrypoints.http.agents import AgentController
+from entrypoints.http.allow import install_allow_fix
 from entrypoints.http.audit import AuditController
 from entrypoints.http.chat import ChatController
 from entrypoints.http.chat_socket import chat_stream_socket, legacy_chat_stream_socket
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         request_max_body_size=settings.max_request_bytes,
     )
     install_middleware(app, settings)  # CORS, request id, security headers, access log, WebSocket origins
+    install_allow_fix(app)  # OPTIONS lists every method of the path
     declare_error_responses(app)  # every operation documents its {"detail", "code"} errors
     declare_event_stream(app, "/api/v1/chat/stream")  # SSE, not JSON
     declare_closed_shapes(app, AgentBody, AgentPatchBody)  # unknown fields are refused (422 invalid_request)

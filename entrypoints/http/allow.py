@@ -1,0 +1,29 @@
+"""The `Allow` header of Litestar's automatic OPTIONS answer lists every method of the path.
+
+Litestar 2 builds that answer for the first handler registered on a path and keeps it when more handlers join
+the path, so `OPTIONS /api/v1/agents` said `OPTIONS, POST` without `GET` (litestar#4169, fixed in v3 only).
+The merged route knows all its methods: the answer is corrected from it before it is sent.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import MutableScopeHeaders
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
+
+
+def install_allow_fix(app: Litestar) -> None:
+    methods = {
+        route.path_format: ", ".join(sorted(route.methods)) for route in app.routes if isinstance(route, HTTPRoute)
+    }
+
+    async def correct_allow(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        allowed = methods.get(scope.get("path_template", ""))
+        if allowed is not None and "allow" in headers:
+            headers["Allow"] = allowed
+
+    app.before_send.append(correct_allow)
