@@ -15,7 +15,9 @@ from litestar.types import Message, Scope
 
 def install_allow_fix(app: Litestar) -> None:
     methods = {
-        route.path_format: ", ".join(sorted(route.methods)) for route in app.routes if isinstance(route, HTTPRoute)
+        route.path_format: ", ".join(sorted(route.methods))
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
     }
 
     async def correct_allow(message: Message, scope: Scope) -> None:

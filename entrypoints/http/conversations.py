@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery
 from application.conversations import ConversationQueries
 from application.paging import Page
 from domain.bounds import DEFAULT_LIMIT
+from entrypoints.http.query import declared_query_only
 from entrypoints.http.schemas import (
     AgentIdFilter,
     AgentIdParam,
@@ -65,6 +66,8 @@ class HistoryController(Controller):
 
     path = "/api/v1/chat/history"
     tags = ["chat"]
+    # It pages by `?limit=` alone (the last N): `?offset=` is refused, not ignored.
+    guards = [declared_query_only]
 
     @get("/{session_id:str}/{agent_id:int}", summary="A visitor's own conversation with an agent")
     async def history(

@@ -124,3 +124,12 @@ def test_the_documented_400_is_the_error_shape(client: TestClient) -> None:
     patch = client.get("/docs/openapi.json").json()["paths"]["/api/v1/agents/{agent_id}"]["patch"]
     schema = patch["responses"]["400"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["detail", "code"]
+
+
+def test_history_refuses_paging_it_does_not_have(client: TestClient) -> None:
+    """It pages by `?limit=` (the last N) alone: `?offset=` is refused as `/conversations` refuses -1."""
+    for query in ("offset=-1", "offset=5", "page=2"):
+        response = client.get(f"/api/v1/chat/history/abc/1?{query}")
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_request"), query
+    assert client.get("/api/v1/chat/history/abc/1?limit=5").status_code == 200
+    assert client.get("/api/v1/conversations?offset=-1").status_code == 422
