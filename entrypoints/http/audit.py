@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromQuery, Parameter
 
 from application.audit import ACTIONS, Auditor
 from application.paging import Page
@@ -15,6 +16,11 @@ from domain.audit import AuditEntry
 from domain.bounds import DEFAULT_LIMIT
 from entrypoints.http.schemas import AgentIdFilter, Limit, Offset
 from entrypoints.http.security import admin_guard
+
+# An audit action, or empty for no filter (`?action=`): the schema lists exactly what the server accepts.
+ActionFilter = Annotated[
+    str, Parameter(description="An audit action; empty is no filter.", schema_extra={"enum": ["", *ACTIONS]})
+]
 
 # Integers are JSON numbers too: declaring `int` and `float` both would make the schema's oneOf ambiguous.
 ChangeValue = str | float | bool | None
@@ -68,7 +74,7 @@ class AuditController(Controller):
     async def list_audit(
         self,
         audit: NamedDependency[Auditor],
-        action: FromQuery[str | None] = None,
+        action: ActionFilter = "",
         target: FromQuery[str | None] = None,
         agent_id: AgentIdFilter = None,
         limit: Limit = DEFAULT_LIMIT,

@@ -13,6 +13,7 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import TestClient
 
+from application.audit import ACTIONS
 from domain.bounds import MAX_ID
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
@@ -133,3 +134,13 @@ def test_history_refuses_paging_it_does_not_have(client: TestClient) -> None:
         assert (response.status_code, response.json()["code"]) == (422, "invalid_request"), query
     assert client.get("/api/v1/chat/history/abc/1?limit=5").status_code == 200
     assert client.get("/api/v1/conversations?offset=-1").status_code == 422
+
+
+def test_the_audit_action_is_an_enum_in_the_schema(client: TestClient) -> None:
+    operation = client.get("/docs/openapi.json").json()["paths"]["/api/v1/audit"]["get"]
+    [action] = [p for p in operation["parameters"] if p["name"] == "action"]
+    enum = set(action["schema"]["enum"])
+    assert enum == {"", *ACTIONS}
+    for value in ACTIONS:
+        assert client.get(f"/api/v1/audit?action={value}").status_code == 200
+    assert client.get("/api/v1/audit?action=agent.exploded").status_code == 422
