@@ -30,6 +30,7 @@ from adapters.metrics.prometheus import (
 )
 from application.events import StreamEvent, TurnEnded, TurnFailed, TurnStarted
 from domain.errors import CentralitaError
+from entrypoints.http.client_closed import ClientWatch
 
 # Errors raised once the agent was loaded: a turn failing with one of them is labelled with its agent.
 _AFTER_AGENT = frozenset({"llm_unavailable", "llm_stream_failed", "knowledge_unavailable"})
@@ -113,19 +114,21 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
         status = 500  # what the client gets if the app fails before answering
         route = scope.get("path_template") or "unmatched"
         refused = b""
+        watch = ClientWatch(receive)
 
         async def send_and_see(message: Message) -> None:
             nonlocal status, refused
             if message["type"] == "http.response.start":
                 status = message["status"]
+                watch.answered = True
             elif message["type"] == "http.response.body" and status == 429 and route in _CHANNELS:
                 refused += message.get("body", b"")[:1024]  # a small JSON error: its `code`
             await send(message)
 
         try:
-            await app(scope, receive, send_and_see)
+            await app(scope, watch.receive, send_and_see)
         finally:
-            labels = (scope.get("method", "GET"), route, str(status))
+            labels = (scope.get("method", "GET"), route, str(watch.status(status)))
             HTTP_REQUESTS.labels(*labels).inc()
             HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)
             if status == 429 and route in _CHANNELS:

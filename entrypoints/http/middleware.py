@@ -17,6 +17,7 @@ from litestar.datastructures import Headers
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from entrypoints.http.client_closed import ClientWatch
 from entrypoints.http.cors import with_cors
 from entrypoints.http.headers import security_headers
 from entrypoints.http.request_id import REQUEST_ID_HEADER, accept_or_make, request_id
@@ -49,7 +50,8 @@ class RequestContextMiddleware:
         rid = accept_or_make(headers.get(REQUEST_ID_HEADER))
         token = request_id.set(rid)
         started = time.perf_counter()
-        outcome: dict[str, Any] = {"status": None}
+        watch = ClientWatch(receive)  # an upload abandoned mid-body is logged 499, not 500
+        outcome: dict[str, Any] = {"status": None, "watch": watch}
         try:
             if scope["type"] == ScopeType.WEBSOCKET and not origin_allowed(
                 headers.get("origin"), headers.get("host"), self._settings.cors_origins
@@ -57,9 +59,9 @@ class RequestContextMiddleware:
                 await self._refuse_handshake(headers.get("origin"), receive, send)
                 outcome["status"] = 403
                 return
-            await self._app(scope, receive, self._wrap(scope, send, rid, outcome))
+            await self._app(scope, watch.receive, self._wrap(scope, send, rid, outcome))
         finally:
-            self._log_access(scope, outcome["status"], started)
+            self._log_access(scope, watch.status(outcome["status"]), started)
             request_id.reset(token)
 
     def _wrap(self, scope: Scope, send: Send, rid: str, outcome: dict[str, Any]) -> Send:
@@ -68,6 +70,7 @@ class RequestContextMiddleware:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 outcome["status"] = message["status"]
+                outcome["watch"].answered = True
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(REQUEST_ID_HEADER.encode(), rid.encode())]
                 extra += security_headers(path, self._settings.hsts_max_age)
