@@ -32,14 +32,17 @@ AgentIdField = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID, description=f"An age
 
 # Documented, not enforced here: the chat turn checks these rules itself and answers with the stable codes of
 # PRODUCT.md (422 invalid_session_id, 413 message_too_long, 422 invalid_characters, …).
-_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"  # and lone surrogates, as the domain refuses
+# What Python's str.strip() removes, spelled out: ECMA's `\s` (the schema's dialect) also holds U+FEFF, which
+# Python keeps, so `\s` made "\ufeff" blank for the schema and a valid message for the server.
+WHITESPACE = r"\t\n\v\f\r\x1c-\x1f\x85 \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 SessionId = Annotated[str, KwargDefinition(schema_extra={"pattern": "^[A-Za-z0-9._:-]{1,128}$"})]
 VisitorText = Annotated[
     str,
     KwargDefinition(
         max_length=4000,
         description="Non-blank text of at most MAX_MESSAGE_CHARS (default 4000) characters; no control characters.",
-        schema_extra={"pattern": f"^[^{_CONTROL}]*[^{_CONTROL}\\s][^{_CONTROL}]*$"},
+        schema_extra={"pattern": f"^[^{_CONTROL}]*[^{_CONTROL}{WHITESPACE}][^{_CONTROL}]*$"},
     ),
 ]
 Origin = Annotated[str | None, KwargDefinition(schema_extra={"pattern": "^[A-Za-z0-9._:-]{0,32}$"})]
@@ -75,7 +78,7 @@ AGENT_FIELD_RULES = {
 # Searched, not anchored: at least one character that is neither whitespace nor a control character.
 # Explicit control ranges because Python counts \x1c-\x1f and \x85 as whitespace (the domain strips them)
 # while the schema's ECMA dialect does not: `\S` alone let "\x1f" pass the schema and fail the API.
-NON_BLANK = r"[^\s\x00-\x1f\x7f-\x9f]"
+NON_BLANK = rf"[^{WHITESPACE}\x00-\x1f\x7f-\x9f]"
 AgentName = Annotated[
     str,
     msgspec.Meta(min_length=1, max_length=200, pattern=NON_BLANK, description=AGENT_FIELD_RULES["name"]),

@@ -97,3 +97,27 @@ def test_what_the_domain_calls_blank_the_schema_does_not_call_valid(text: str) -
     assert re.search(NON_BLANK, text) is None
     assert text.strip("\x00") == "" or not text.strip()
     assert re.search(NON_BLANK, f"{text}Horario") is not None
+
+
+def test_the_message_pattern_is_the_domain_rule_for_every_character() -> None:
+    """Regression: the schema's `\\s` is ECMA's, which holds U+FEFF; Python's strip() keeps it, so a message
+    "\\ufeff" broke the schema and was accepted (schemathesis ST201). Now spelled out, no dialect shorthand."""
+    import re
+
+    from domain.conversations import validate_message_text
+    from domain.errors import CentralitaError
+    from entrypoints.http.schemas import NON_BLANK, VisitorText
+
+    pattern = VisitorText.__metadata__[0].schema_extra["pattern"]
+    for shorthand in (r"\s", r"\S", r"\w", r"\d"):
+        assert shorthand not in pattern and shorthand not in NON_BLANK
+    for code in range(0x110000):
+        for text in (chr(code), f"a{chr(code)}"):
+            try:
+                validate_message_text(text, 4000)
+                accepted = True
+            except CentralitaError:
+                accepted = False
+            assert (re.search(pattern, text) is not None) == accepted, hex(code)
+        if not (code < 0x20 or 0x7F <= code <= 0x9F):
+            assert (re.search(NON_BLANK, chr(code)) is not None) == bool(chr(code).strip()), hex(code)
