@@ -6,7 +6,7 @@ Litestar turns a disconnect during the body read into a 500 that no one receives
 
 from __future__ import annotations
 
-from litestar.types import Message, Receive
+from litestar.types import Receive, ReceiveMessage
 
 CLIENT_CLOSED = 499
 
@@ -19,7 +19,7 @@ class ClientWatch:
         self.answered = False
         self.closed_early = False
 
-    async def receive(self) -> Message:
+    async def receive(self) -> ReceiveMessage:
         message = await self._receive()
         if message["type"] == "http.disconnect" and not self.answered:
             self.closed_early = True
