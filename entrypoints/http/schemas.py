@@ -32,7 +32,7 @@ AgentIdField = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID, description=f"An age
 
 # Documented, not enforced here: the chat turn checks these rules itself and answers with the stable codes of
 # PRODUCT.md (422 invalid_session_id, 413 message_too_long, 422 invalid_characters, …).
-_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"  # and lone surrogates, as the domain refuses
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 # What Python's str.strip() removes, spelled out: ECMA's `\s` (the schema's dialect) also holds U+FEFF, which
 # Python keeps, so `\s` made "\ufeff" blank for the schema and a valid message for the server.
 WHITESPACE = r"\t\n\v\f\r\x1c-\x1f\x85 \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"

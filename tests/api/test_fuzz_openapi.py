@@ -112,6 +112,8 @@ def test_the_message_pattern_is_the_domain_rule_for_every_character() -> None:
     for shorthand in (r"\s", r"\S", r"\w", r"\d"):
         assert shorthand not in pattern and shorthand not in NON_BLANK
     for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates: refused by the domain, not expressible in a schema regex (Rust, ECMA `u`)
         for text in (chr(code), f"a{chr(code)}"):
             try:
                 validate_message_text(text, 4000)
