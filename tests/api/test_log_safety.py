@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from dependency_injector import providers
+from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from entrypoints.container import build_container
@@ -86,7 +87,7 @@ def test_an_exception_message_cannot_forge_a_line(captured: tuple[str, io.String
 def test_session_ids_are_never_logged_in_clear(
     captured: tuple[str, io.StringIO], model: ScriptedChatModel
 ) -> None:
-    fmt, stream = captured
+    _, stream = captured
     with make_client(model, CORS_ORIGINS="https://shop.example") as client:
         client.get(f"/api/v1/chat/history/{SESSION}/1")
         client.get(f"/api/v1/chat/history/{SESSION}/not-a-number")  # unrouted: the raw path is logged
@@ -94,8 +95,8 @@ def test_session_ids_are_never_logged_in_clear(
             ws.send_json({"message": "hola"})
             ws.receive_json()
         with (
-            pytest.raises(Exception),
-            client.websocket_connect(  # noqa: B017,PT011 - refused before accept
+            pytest.raises(WebSocketDisconnect),  # refused before accept
+            client.websocket_connect(
                 f"/api/v1/groq/chat/stream/{SESSION}/1", headers={"Origin": "https://evil.example"}
             ) as ws,
         ):
