@@ -22,6 +22,21 @@ from entrypoints.http.security import admin_guard
 
 Limit = Parameter(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 Offset = Parameter(default=0, ge=0)
+# `limit` means two things on the two message listings, each what its client needs (docs/api.md).
+PageLimit = Parameter(
+    default=DEFAULT_LIMIT,
+    ge=1,
+    le=MAX_LIMIT,
+    description="At most this many messages, counted from the oldest after skipping `offset`: "
+    "pages run from the start of the conversation.",
+)
+RecentLimit = Parameter(
+    default=DEFAULT_LIMIT,
+    ge=1,
+    le=MAX_LIMIT,
+    description="The newest this many messages of the conversation, returned oldest first "
+    "(what a client restores after a reload).",
+)
 
 
 class ConversationController(Controller):
@@ -46,7 +61,7 @@ class ConversationController(Controller):
         self,
         conversation_id: FromPath[str],
         queries: NamedDependency[ConversationQueries],
-        limit: int = Limit,
+        limit: int = PageLimit,
         offset: int = Offset,
     ) -> list[MessageOut]:
         return [message_out(m) for m in await queries.messages(conversation_id, Page(limit, offset))]
@@ -70,6 +85,6 @@ class HistoryController(Controller):
         session_id: FromPath[str],
         agent_id: FromPath[int],
         queries: NamedDependency[ConversationQueries],
-        limit: int = Limit,
+        limit: int = RecentLimit,
     ) -> list[PublicMessageOut]:
         return [public_message_out(m) for m in await queries.visitor_history(session_id, agent_id, limit)]
