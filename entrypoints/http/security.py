@@ -11,12 +11,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 
-from entrypoints.http.client_address import client_address
+from entrypoints.http.client_address import client_address, is_forwarded
 
 ADMIN_KEY_HEADER = "X-API-Key"
 log = logging.getLogger("centralita.security")
 audit_log = logging.getLogger("centralita.audit")  # refused admin calls, next to the recorded changes
-_FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 def is_loopback(host: str | None) -> bool:
@@ -35,8 +34,7 @@ def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
     if admin_key is None:
         # A request relayed by a proxy on this host arrives from loopback on behalf of someone else: the
         # loopback rule only admits clients that are local themselves, so forwarded requests are refused.
-        forwarded = any(connection.headers.get(name) for name in _FORWARDING_HEADERS)
-        if forwarded or not is_loopback(client_address(connection)):
+        if is_forwarded(connection) or not is_loopback(client_address(connection)):
             _log_refusal(connection, 403, "not a local client and ADMIN_API_KEY is unset")
             raise PermissionDeniedException(
                 "Admin routes answer only local clients while ADMIN_API_KEY is unset."
