@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.bounds import MAX_REPLY_CHARS
+
 DEFAULT_LLM_MODEL = "groq:llama-3.1-8b-instant"
 
 
@@ -42,6 +44,14 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("LLM_TIMEOUT", "GROQ_TIMEOUT"),
         description="Seconds to wait for the provider (legacy: GROQ_TIMEOUT).",
+    )
+    llm_max_reply_chars: int = Field(
+        MAX_REPLY_CHARS,
+        ge=1000,
+        le=100_000_000,
+        validation_alias="LLM_MAX_REPLY_CHARS",
+        description="Longest reply kept, in characters: a provider that ignores max_tokens is cut there "
+        "(the reply is stored `failed` with its text so far).",
     )
     llm_max_retries: int = Field(
         2, ge=0, le=10, validation_alias="LLM_MAX_RETRIES", description="Retries of a failed provider call."

@@ -63,6 +63,20 @@ def declare_error_responses(app: Litestar) -> None:
                     parameter.schema.pattern = SESSION_ID_PATTERN
 
 
+# One server-sent event as its fields (what OpenAPI 3.2's itemSchema describes, and what schemathesis checks
+# each event of the stream against): `data` is one JSON event of docs/api.md, `id` its event id when it has one.
+_SSE_EVENT = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "data": Schema(type=OpenAPIType.STRING, description="One stream event as JSON (docs/api.md)."),
+        "event": Schema(type=OpenAPIType.STRING),
+        "id": Schema(type=OpenAPIType.STRING),
+        "retry": Schema(type=OpenAPIType.INTEGER),
+    },
+    required=["data"],
+)
+
+
 def declare_event_stream(app: Litestar, path: str) -> None:
     """The SSE route's 200 is `text/event-stream` (one `data:` JSON line per event), not JSON."""
     operation = getattr((app.openapi_schema.paths or {}).get(path), "post", None)
@@ -70,7 +84,7 @@ def declare_event_stream(app: Litestar, path: str) -> None:
         return
     operation.responses["200"] = OpenAPIResponse(
         description="Server-sent events: start, sources, token…, then end or error (docs/api.md).",
-        content={"text/event-stream": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+        content={"text/event-stream": OpenAPIMediaType(schema=_SSE_EVENT)},
     )
 
 
