@@ -72,7 +72,9 @@ class ChatAnswer:
 class ChatLimits:
     max_message_chars: int = 4000
     budget: PromptBudget = field(default_factory=PromptBudget)
-    stream_save_seconds: float = 1.0  # how often a streaming reply's text so far is saved; 0 = only at the end
+    stream_save_seconds: float = (
+        1.0  # how often a streaming reply's text so far is saved; 0 = only at the end
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +228,9 @@ class _PartialSaves:
 def _log_failed_partial_save(task: asyncio.Task[None]) -> None:
     error = None if task.cancelled() else task.exception()
     if error is not None:
-        log.warning("could not save a streaming reply so far: %s", getattr(error, "code", type(error).__name__))
+        log.warning(
+            "could not save a streaming reply so far: %s", getattr(error, "code", type(error).__name__)
+        )
 
 
 class ChatService:
@@ -428,7 +432,9 @@ class ReplyStream:
                     delta = None
         except BaseException:  # the consumer left (GeneratorExit) or was cancelled: keep what was said
             await self._close_model()
-            await self._replies.finish_quietly(turn, "".join(parts), MessageStatus.INTERRUPTED, self._in_flight())
+            await self._replies.finish_quietly(
+                turn, "".join(parts), MessageStatus.INTERRUPTED, self._in_flight()
+            )
             raise
         await self._close_model()
         text = "".join(parts)

@@ -75,7 +75,9 @@ async def test_the_text_so_far_is_stored_while_streaming_with_bounded_writes_and
                 clock.now += STEP
                 await asyncio.sleep(0)  # let an unawaited save run
                 if len(seen) == WORDS // 2:
-                    partial_seen_mid_stream = (await stored_reply(conversations, stream.conversation_id)).content
+                    partial_seen_mid_stream = (
+                        await stored_reply(conversations, stream.conversation_id)
+                    ).content
 
     assert partial_seen_mid_stream, "nothing of the reply was stored halfway through the stream"
     assert "".join(seen).startswith(partial_seen_mid_stream)
