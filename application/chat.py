@@ -72,9 +72,8 @@ class ChatAnswer:
 class ChatLimits:
     max_message_chars: int = 4000
     budget: PromptBudget = field(default_factory=PromptBudget)
-    stream_save_seconds: float = (
-        1.0  # how often a streaming reply's text so far is saved; 0 = only at the end
-    )
+    # How often a streaming reply's text so far is saved; 0 = only at the end.
+    stream_save_seconds: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +189,9 @@ class _ReplyRecorder:
 class _PartialSaves:
     """Saves a streaming reply's text so far (still `interrupted`) at most every `interval` seconds.
 
-    A save runs as an unawaited task so the stream never waits for the store; while one is in flight, later
-    offers are skipped. `in_flight` is handed to the final write, which waits for it.
+    A save runs as an unawaited task so the stream never waits for the store; while one is in flight, or
+    before the interval has passed, a timer retries later, so text followed by a pause is saved too. `close`
+    stops the saves and returns the one in flight, which the final write waits for.
     """
 
     def __init__(
@@ -208,21 +208,44 @@ class _PartialSaves:
         self._interval = interval
         self._monotonic = monotonic
         self._last = monotonic()
-        self.in_flight: asyncio.Task[None] | None = None
+        self._parts: list[str] = []
+        self._saved = 0  # pieces in the last save
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._in_flight: asyncio.Task[None] | None = None
 
     def offer(self, parts: list[str]) -> None:
-        if self._interval <= 0 or (self.in_flight is not None and not self.in_flight.done()):
+        """Called with the reply's pieces so far (the same list, growing) after each token."""
+        self._parts = parts
+        if self._interval <= 0 or self._closed or len(parts) == self._saved:
             return
+        busy = self._in_flight is not None and not self._in_flight.done()
         now = self._monotonic()
-        if now - self._last < self._interval:
+        if busy or now - self._last < self._interval:
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self._interval, self._retry)
             return
-        self._last = now
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._last, self._saved = now, len(parts)
         partial = replace(self._reply, content="".join(parts))
         task = asyncio.ensure_future(self._conversations.update_message(partial))
         self._writes.pending.add(task)
         task.add_done_callback(self._writes.pending.discard)
         task.add_done_callback(_log_failed_partial_save)
-        self.in_flight = task
+        self._in_flight = task
+
+    def _retry(self) -> None:
+        self._timer = None
+        self.offer(self._parts)
+
+    def close(self) -> asyncio.Task[None] | None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return self._in_flight
 
 
 def _log_failed_partial_save(task: asyncio.Task[None]) -> None:
@@ -454,7 +477,8 @@ class ReplyStream:
         yield TurnEnded(stored.id, text, usage, stored.model or "")
 
     def _in_flight(self) -> asyncio.Task[None] | None:
-        return None if self._saves is None else self._saves.in_flight
+        """Stops the partial saves; the one still running, for the final write to wait for."""
+        return None if self._saves is None else self._saves.close()
 
     async def _close_model(self) -> None:
         """Close the provider stream so an abandoned answer stops costing tokens."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from adapters.memory.agents import MemoryAgentRepository
@@ -11,6 +12,7 @@ from adapters.memory.visitors import MemoryVisitorRepository
 from application.agents import AgentService
 from application.chat import ChatLimits, ChatRequest, ChatService
 from application.events import TokenProduced
+from application.ports.chat_model import ModelDelta, ModelRequest
 from domain.conversations import Message, MessageStatus
 from tests.fakes.chat_model import ScriptedChatModel
 from tests.fakes.retriever import FixedRetriever
@@ -112,3 +114,41 @@ async def test_zero_interval_writes_the_reply_only_at_the_end() -> None:
             clock.now += STEP
             await asyncio.sleep(0)
     assert [w.status for w in conversations.writes] == [MessageStatus.COMPLETE]
+
+
+class PausingModel(ScriptedChatModel):
+    """Streams three pieces, then waits for `go` before the rest (a provider that stalls mid-answer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelDelta]:
+        for piece in ("uno ", "dos ", "tres "):
+            yield ModelDelta(piece)
+        await self.go.wait()
+        yield ModelDelta("cuatro")
+
+
+async def test_text_followed_by_a_pause_is_saved_within_an_interval() -> None:
+    agents, conversations, model = MemoryAgentRepository(), RecordingConversations(), PausingModel()
+    await AgentService(agents).ensure_default()
+    chat = ChatService(
+        agents,
+        MemoryVisitorRepository(),
+        conversations,
+        FixedRetriever(),
+        model,
+        ChatLimits(stream_save_seconds=0.05),  # the real monotonic clock
+    )
+    stream = await chat.open_stream(ChatRequest(1, "s-pause", "hola"))
+    during_pause = ""
+    async with aclosing(stream.events()) as events:
+        async for event in events:
+            if isinstance(event, TokenProduced) and event.content == "tres ":
+                asyncio.get_running_loop().call_later(0.5, model.go.set)
+            if isinstance(event, TokenProduced) and event.content == "cuatro":
+                during_pause = conversations.writes[-1].content
+    assert during_pause == "uno dos tres "
+    assert conversations.writes[-1].content == "uno dos tres cuatro"
+    assert conversations.writes[-1].status is MessageStatus.COMPLETE
