@@ -94,7 +94,11 @@ def traffic_limits(settings: Settings) -> TrafficLimits:
 
 
 def chat_limits(settings: Settings) -> ChatLimits:
-    return ChatLimits(settings.max_message_chars, PromptBudget(history_tokens=settings.history_token_budget))
+    return ChatLimits(
+        settings.max_message_chars,
+        PromptBudget(history_tokens=settings.history_token_budget),
+        settings.stream_save_seconds,
+    )
 
 
 class Container(containers.DeclarativeContainer):

@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         validation_alias="WS_SEND_TIMEOUT_SECONDS",
         description="A WebSocket client that takes no frame this long (it stopped reading) is closed (1008); its reply is stored interrupted.",
     )
+    stream_save_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        validation_alias="STREAM_SAVE_SECONDS",
+        description="A streaming reply's text so far is saved this often, so a crash keeps it; 0 = only at the end.",
+    )
     ws_max_connections_per_ip: int = Field(
         20,
         ge=1,
