@@ -31,7 +31,10 @@ class PublicAgentController(Controller):
     path = "/api/v1/chat/agents"
     tags = ["chat"]
 
-    @get("/{agent_id:int}", summary="What a chat widget may show of an agent (name, language, greeting, whether it can answer)")
+    @get(
+        "/{agent_id:int}",
+        summary="What a chat widget may show of an agent (name, language, greeting, whether it can answer)",
+    )
     async def public_agent(
         self,
         agent_id: AgentIdParam,
