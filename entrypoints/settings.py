@@ -173,10 +173,10 @@ class Settings(BaseSettings):
         description="`centralita serve` closes a connection whose request headers take longer (slowloris).",
     )
     request_body_timeout_seconds: float = Field(
-        30,
+        60,
         gt=0,
         validation_alias="REQUEST_BODY_TIMEOUT_SECONDS",
-        description="Longest a request body may take to arrive; slower is `408 request_timeout`.",
+        description="Longest a whole request body may take to arrive (uploads too); slower is `408 request_timeout`.",
     )
     ws_max_frame_bytes: int = Field(
         65_536,

@@ -13,7 +13,17 @@ import json
 import logging
 import time
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
 
 log = logging.getLogger("centralita.http")
 _BODY = json.dumps(
@@ -25,13 +35,13 @@ def with_body_timeout(app: ASGIApp, seconds: float) -> ASGIApp:
     """`app`, answering 408 and closing the connection when an HTTP request body is slower than `seconds`."""
 
     async def bounded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         deadline = time.monotonic() + seconds
         state = {"body_done": False, "started": False, "timed_out": False}
 
-        async def timed_receive() -> Message:
+        async def timed_receive() -> ReceiveMessage:
             if state["body_done"] or state["timed_out"]:
                 return await receive()
             try:
@@ -45,7 +55,7 @@ def with_body_timeout(app: ASGIApp, seconds: float) -> ASGIApp:
 
         async def too_slow() -> None:
             state["timed_out"] = True
-            log.info("request body slower than %ss on %s %s", seconds, scope["method"], scope["path"])
+            log.info("request body slower than %ss on %s", seconds, scope["path"])
             if state["started"]:
                 return  # a reply is under way: the disconnect the app now sees ends it
             headers = [
@@ -53,8 +63,10 @@ def with_body_timeout(app: ASGIApp, seconds: float) -> ASGIApp:
                 (b"content-length", str(len(_BODY)).encode()),
                 (b"connection", b"close"),
             ]
-            await send({"type": "http.response.start", "status": 408, "headers": headers})
-            await send({"type": "http.response.body", "body": _BODY})
+            start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 408, "headers": headers}
+            await send(start)
+            body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": _BODY, "more_body": False}
+            await send(body)
 
         async def guarded_send(message: Message) -> None:
             if state["timed_out"]:
