@@ -176,6 +176,18 @@ class Settings(BaseSettings):
         validation_alias="TRUSTED_PROXIES",
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; unset = none.",
     )
+    request_header_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        validation_alias="REQUEST_HEADER_TIMEOUT_SECONDS",
+        description="`centralita serve` closes a connection whose request headers take longer (slowloris).",
+    )
+    request_body_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        validation_alias="REQUEST_BODY_TIMEOUT_SECONDS",
+        description="Longest a whole request body may take to arrive (uploads too); slower is `408 request_timeout`.",
+    )
     ws_max_frame_bytes: int = Field(
         65_536,
         ge=1024,

@@ -17,6 +17,7 @@ from litestar.datastructures import Headers
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from entrypoints.http.body_timeout import with_body_timeout
 from entrypoints.http.cors import with_cors
 from entrypoints.http.headers import security_headers
 from entrypoints.http.request_id import REQUEST_ID_HEADER, accept_or_make, request_id
@@ -110,4 +111,6 @@ class RequestContextMiddleware:
 def install(app: Litestar, settings: Settings) -> None:
     """Put the middleware around everything the app serves (after the app was built)."""
     # CORS sits where Litestar would put it (around the router), refusing preflights in JSON (cors.py).
-    app.asgi_handler = RequestContextMiddleware(with_cors(app.asgi_handler, settings.cors_origins), settings)
+    cors = with_cors(app.asgi_handler, settings.cors_origins)
+    bounded = with_body_timeout(cors, settings.request_body_timeout_seconds)  # 408 for slow bodies
+    app.asgi_handler = RequestContextMiddleware(bounded, settings)
