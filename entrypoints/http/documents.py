@@ -25,7 +25,7 @@ from domain.bounds import DEFAULT_LIMIT
 from domain.errors import DocumentTooLarge, UnsupportedDocumentType
 from domain.knowledge import KnowledgeDocument
 from entrypoints.http.schemas import AgentIdParam, Limit, Offset
-from entrypoints.http.security import admin_guard
+from entrypoints.http.security import ACCEPTS_MULTIPART, admin_guard
 
 BODY_OVERHEAD = 256 * 1024  # multipart framing and JSON quoting around the document itself
 
@@ -63,6 +63,7 @@ class DocumentController(Controller):
 
     @post(
         "/",
+        opt={ACCEPTS_MULTIPART: True},
         summary="Add a document to an agent's knowledge",
         description=(
             'JSON `{"title", "text", "source"?}`, or multipart/form-data with a `file` (.txt, .md, .pdf) and '
