@@ -101,7 +101,9 @@ class DocumentController(Controller):
                     actor,
                 )
             else:  # admin_guard refuses other bodies already; kept so the route never reads one
-                raise UnsupportedMediaType(f"The body must be JSON or multipart/form-data, not {media_type or 'none'}.")
+                raise UnsupportedMediaType(
+                    f"The body must be JSON or multipart/form-data, not {media_type or 'none'}."
+                )
         except RequestEntityTooLarge as error:
             raise DocumentTooLarge(knowledge.limits.max_bytes) from error
         return DocumentAdded(document.document_id, document.title, document.chunks)

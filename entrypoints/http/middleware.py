@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 from litestar import Litestar
 from litestar.datastructures import Headers
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from entrypoints.http.cors import with_cors
 from entrypoints.http.headers import security_headers
@@ -138,9 +146,14 @@ class RequestContextMiddleware:
         body = json.dumps(
             {"detail": "This server does not serve that Host (ALLOWED_HOSTS).", "code": "invalid_host"}
         ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+        await send(start)
+        end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+        await send(end)
 
     def _log_access(self, scope: Scope, status: int | None, started: float) -> None:
         route = scope.get("path_template") or scope["path"]

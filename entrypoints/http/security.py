@@ -91,7 +91,9 @@ def _check_browser_request(connection: ASGIConnection[Any, Any, Any, Any], handl
     origin = connection.headers.get("origin")
     if origin is not None and not _own_or_listed(origin, connection):
         _log_refusal(connection, 403, f"origin {origin!r} is not this site nor in CORS_ORIGINS")
-        raise ForbiddenOrigin(f"Admin routes refuse requests from {origin!r}: not this site nor in CORS_ORIGINS.")
+        raise ForbiddenOrigin(
+            f"Admin routes refuse requests from {origin!r}: not this site nor in CORS_ORIGINS."
+        )
     scope = getattr(connection, "scope", {})
     if scope.get("method") not in _WRITES or not _has_body(connection):
         return
@@ -135,6 +137,10 @@ def log_access_rules(settings: Any) -> None:
         )
     else:
         log.info("admin routes require the %s header", ADMIN_KEY_HEADER)
+    if settings.allowed_hosts:
+        log.info("serving the Host names in ALLOWED_HOSTS only: %s", ", ".join(settings.allowed_hosts))
+    elif settings.admin_api_key is None:
+        log.info("ALLOWED_HOSTS is unset: serving loopback Host names only (localhost, 127.0.0.1, [::1])")
     if not settings.cors_origins:
         log.info(
             "CORS_ORIGINS is unset: browsers on other sites get no CORS access; WebSockets accept any origin"

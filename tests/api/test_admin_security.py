@@ -106,7 +106,9 @@ def test_admin_bodies_must_be_json(
     headers = {"Content-Type": content_type} if content_type else {}
     r = client.request(method, path, content=body, headers=headers)
     assert (r.status_code, r.json()["code"]) == (415, "unsupported_media_type")
-    assert [a["name"] for a in client.get("/api/v1/agents").json()] == ["Asistente general"]  # the seeded agent, unchanged
+    assert [a["name"] for a in client.get("/api/v1/agents").json()] == [
+        "Asistente general"
+    ]  # the seeded agent, unchanged
 
 
 def test_multipart_is_taken_only_by_the_document_upload_and_only_from_this_site(client: TestClient) -> None:

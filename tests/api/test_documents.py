@@ -120,7 +120,10 @@ def test_multipart_title_and_source_fields_are_used(client: TestClient) -> None:
     [
         # a raw body is neither JSON nor a form: the wrong media type (issue 12, item 2), not a document type
         ({"content": b"\x89PNG", "headers": {"content-type": "image/png"}}, "unsupported_media_type"),
-        ({"files": {"file": ("contract.docx", b"PK\x03\x04", "application/octet-stream")}}, "unsupported_document_type"),
+        (
+            {"files": {"file": ("contract.docx", b"PK\x03\x04", "application/octet-stream")}},
+            "unsupported_document_type",
+        ),
         ({"files": {"file": ("photo.png", b"\x89PNG", "image/png")}}, "unsupported_document_type"),
     ],
 )
