@@ -143,6 +143,20 @@ class Settings(BaseSettings):
         validation_alias="CORS_ORIGINS",
         description="Comma-separated browser origins allowed for REST and WebSocket.",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="ALLOWED_HOSTS",
+        description=(
+            "Comma-separated Host names served (`*.example.com` covers subdomains, `*` any); other Hosts get "
+            "400. Unset: loopback names and the server's address while ADMIN_API_KEY is unset, else any."
+        ),
+    )
+    admin_key_attempts_per_minute: int = Field(
+        10,
+        ge=1,
+        validation_alias="ADMIN_KEY_ATTEMPTS_PER_MINUTE",
+        description="Wrong X-API-Key values one client address may send per minute; then 429 on admin routes.",
+    )
     max_message_chars: int = Field(
         4000, ge=1, le=100_000, validation_alias="MAX_MESSAGE_CHARS", description="Longest visitor message."
     )
@@ -284,7 +298,7 @@ class Settings(BaseSettings):
             ipaddress.ip_network(entry, strict=False)  # a ValueError names the bad entry
         return value
 
-    @field_validator("cors_origins", "llm_fallback_models", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "llm_fallback_models", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

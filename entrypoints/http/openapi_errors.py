@@ -20,16 +20,16 @@ from litestar.openapi.spec.enums import OpenAPIType
 from entrypoints.http.schemas import NON_BLANK
 
 ERROR_STATUSES = {
-    "400": "Malformed request (e.g. the body is not JSON).",
+    "400": "Malformed request (e.g. the body is not JSON), or a Host not served (`invalid_host`).",
     "401": "A valid X-API-Key is required (admin routes, ADMIN_API_KEY set).",
-    "403": "Admin routes answer only loopback clients while ADMIN_API_KEY is unset.",
+    "403": "Admin routes answer only loopback clients while ADMIN_API_KEY is unset; a foreign Origin (`forbidden_origin`).",
     "404": "Nothing with that id (or nothing served at that path).",
     "405": "Method not allowed on this path.",
     "409": "Conflict with the current state.",
     "413": "The message or the body is too large (`message_too_long`, `request_too_large`).",
     "415": "Unsupported media or document type.",
     "422": "Well-formed but invalid (`invalid_session_id`, `empty_message`, `invalid_characters`, …).",
-    "429": "Rate limited (`rate_limited`) or daily token quota spent (`quota_exceeded`); see Retry-After.",
+    "429": "Rate limited (`rate_limited`, also too many wrong X-API-Keys) or daily token quota spent (`quota_exceeded`); see Retry-After.",
     "500": "An unexpected failure on our side (`internal_error`); never any internal detail.",
     "503": "A dependency is unavailable (`llm_unavailable`, `store_unavailable`, …).",
 }

@@ -167,7 +167,7 @@ def test_admin_routes_need_the_key_when_one_is_set(keyed_client: TestClient) -> 
         (None, False),
     ],
 )
-def test_without_a_key_admin_routes_answer_only_loopback(host: str | None, local: bool) -> None:
+async def test_without_a_key_admin_routes_answer_only_loopback(host: str | None, local: bool) -> None:
     from types import SimpleNamespace
 
     from litestar.datastructures import Headers
@@ -182,10 +182,10 @@ def test_without_a_key_admin_routes_answer_only_loopback(host: str | None, local
         headers=Headers(),
     )
     if local:
-        admin_guard(connection, None)  # type: ignore[arg-type]
+        await admin_guard(connection, None)  # type: ignore[arg-type]
     else:
         with pytest.raises(PermissionDeniedException):
-            admin_guard(connection, None)  # type: ignore[arg-type]
+            await admin_guard(connection, None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
