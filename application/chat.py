@@ -8,7 +8,9 @@
    leaves mid-stream (`interrupted`) or the provider fails (`failed`).
 
 The assistant's reply is stored before the model is called as an empty `interrupted` message and updated
-when the turn ends, so a process that dies mid-answer leaves a truthful record rather than none. The writes
+when the turn ends, so a process that dies mid-answer leaves a truthful record rather than none; while a reply
+streams, the text so far is also saved every `stream_save_seconds` (at most one save in flight, the final
+write after it), so a crash keeps what the visitor saw up to about one interval before it. The writes
 that must go together — the visitor's message, its reply placeholder and the visitor's count; the reply's final
 state — run as tasks shielded from the turn's cancellation (a client that leaves), so they are never half done.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field, replace
@@ -69,6 +72,8 @@ class ChatAnswer:
 class ChatLimits:
     max_message_chars: int = 4000
     budget: PromptBudget = field(default_factory=PromptBudget)
+    # How often a streaming reply's text so far is saved; 0 = only at the end.
+    stream_save_seconds: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +134,9 @@ class _ReplyRecorder:
         model: str | None = None,
         usage: Usage | None = None,
         error: str | None = None,
+        after: asyncio.Task[Any] | None = None,
     ) -> Message:
+        """Record the reply's final state once `after` (a partial save in flight) is done, so the final wins."""
         final = replace(
             turn.reply,
             content=content,
@@ -139,10 +146,15 @@ class _ReplyRecorder:
             sources=turn.sources,
             error=error,
         )
-        await self._writes.complete(self._record(turn, final, usage))  # a cancellation now: recorded still
+        await self._writes.complete(self._record(turn, final, usage, after))  # a cancellation: recorded still
         return final
 
-    async def _record(self, turn: _Turn, final: Message, usage: Usage | None) -> None:
+    async def _record(
+        self, turn: _Turn, final: Message, usage: Usage | None, after: asyncio.Task[Any] | None
+    ) -> None:
+        if after is not None:
+            with suppress(Exception):  # a failed partial save was logged; the final write goes on
+                await after
         await self._conversations.update_message(final)
         await self._charge(turn, final.content, usage)
 
@@ -162,14 +174,86 @@ class _ReplyRecorder:
         except CentralitaError:
             log.warning("could not count the tokens of reply %s", turn.reply.id)
 
-    async def finish_quietly(self, turn: _Turn, content: str, status: MessageStatus) -> None:
+    async def finish_quietly(
+        self, turn: _Turn, content: str, status: MessageStatus, after: asyncio.Task[Any] | None = None
+    ) -> None:
         """Record a reply while the turn is torn down; a store fault is logged, not raised."""
         try:
-            await self.finish(turn, content, status)
+            await self.finish(turn, content, status, after=after)
         except asyncio.CancelledError:
             pass  # cancelled again (anyio cancel scopes repeat it): the shielded write goes on regardless
         except CentralitaError:
             log.warning("could not record the %s reply %s", status.value, turn.reply.id)
+
+
+class _PartialSaves:
+    """Saves a streaming reply's text so far (still `interrupted`) at most every `interval` seconds.
+
+    A save runs as an unawaited task so the stream never waits for the store; while one is in flight, or
+    before the interval has passed, a timer retries later, so text followed by a pause is saved too. `close`
+    stops the saves and returns the one in flight, which the final write waits for.
+    """
+
+    def __init__(
+        self,
+        conversations: ConversationRepository,
+        writes: _Writes,
+        turn: _Turn,
+        interval: float,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self._conversations = conversations
+        self._writes = writes
+        self._reply = replace(turn.reply, sources=turn.sources)
+        self._interval = interval
+        self._monotonic = monotonic
+        self._last = monotonic()
+        self._parts: list[str] = []
+        self._saved = 0  # pieces in the last save
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._in_flight: asyncio.Task[None] | None = None
+
+    def offer(self, parts: list[str]) -> None:
+        """Called with the reply's pieces so far (the same list, growing) after each token."""
+        self._parts = parts
+        if self._interval <= 0 or self._closed or len(parts) == self._saved:
+            return
+        busy = self._in_flight is not None and not self._in_flight.done()
+        now = self._monotonic()
+        if busy or now - self._last < self._interval:
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self._interval, self._retry)
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._last, self._saved = now, len(parts)
+        partial = replace(self._reply, content="".join(parts))
+        task = asyncio.ensure_future(self._conversations.update_message(partial))
+        self._writes.pending.add(task)
+        task.add_done_callback(self._writes.pending.discard)
+        task.add_done_callback(_log_failed_partial_save)
+        self._in_flight = task
+
+    def _retry(self) -> None:
+        self._timer = None
+        self.offer(self._parts)
+
+    def close(self) -> asyncio.Task[None] | None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return self._in_flight
+
+
+def _log_failed_partial_save(task: asyncio.Task[None]) -> None:
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        log.warning(
+            "could not save a streaming reply so far: %s", getattr(error, "code", type(error).__name__)
+        )
 
 
 class ChatService:
@@ -185,6 +269,7 @@ class ChatService:
         limits: ChatLimits,
         clock: Callable[[], datetime] = utc_now,
         admission: ChatAdmission | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._agents = agents
         self._visitors = visitors
@@ -193,6 +278,7 @@ class ChatService:
         self._model = model
         self._limits = limits
         self._clock = clock
+        self._monotonic = monotonic
         self._writes = _Writes()
         self._replies = _ReplyRecorder(conversations, admission, self._writes)
         self._in_flight = 0  # turns whose reply is not recorded yet
@@ -262,7 +348,10 @@ class ChatService:
         except BaseException:
             self._turn_ended()
             raise
-        return ReplyStream(self._replies, turn, deltas, first, self._turn_ended)
+        saves = _PartialSaves(
+            self._conversations, self._writes, turn, self._limits.stream_save_seconds, self._monotonic
+        )
+        return ReplyStream(self._replies, turn, deltas, first, self._turn_ended, saves)
 
     async def _begin(self, request: ChatRequest) -> _Turn:
         session_id = validate_session_id(request.session_id)
@@ -320,8 +409,10 @@ class ReplyStream:
         deltas: AsyncIterator[ModelDelta],
         first: ModelDelta | None,
         on_end: Callable[[], None] = lambda: None,
+        saves: _PartialSaves | None = None,
     ) -> None:
         self._on_end = on_end
+        self._saves = saves
         self._replies = replies
         self._turn = turn
         self._deltas = deltas
@@ -351,6 +442,8 @@ class ReplyStream:
                 if delta.text:
                     parts.append(delta.text)
                     yield TokenProduced(delta.text)
+                    if self._saves is not None:
+                        self._saves.offer(parts)
                 usage = delta.usage or usage
                 model = delta.model or model
                 try:
@@ -362,20 +455,30 @@ class ReplyStream:
                     delta = None
         except BaseException:  # the consumer left (GeneratorExit) or was cancelled: keep what was said
             await self._close_model()
-            await self._replies.finish_quietly(turn, "".join(parts), MessageStatus.INTERRUPTED)
+            await self._replies.finish_quietly(
+                turn, "".join(parts), MessageStatus.INTERRUPTED, self._in_flight()
+            )
             raise
         await self._close_model()
         text = "".join(parts)
         if failure is not None:
-            await self._replies.finish(turn, text, MessageStatus.FAILED, model, usage, failure.code)
+            await self._replies.finish(
+                turn, text, MessageStatus.FAILED, model, usage, failure.code, self._in_flight()
+            )
             yield TurnFailed(failure.code, failure.detail)
             return
         try:
-            stored = await self._replies.finish(turn, text, MessageStatus.COMPLETE, model, usage)
+            stored = await self._replies.finish(
+                turn, text, MessageStatus.COMPLETE, model, usage, after=self._in_flight()
+            )
         except CentralitaError as error:
             yield TurnFailed(error.code, error.detail)
             return
         yield TurnEnded(stored.id, text, usage, stored.model or "")
+
+    def _in_flight(self) -> asyncio.Task[None] | None:
+        """Stops the partial saves; the one still running, for the final write to wait for."""
+        return None if self._saves is None else self._saves.close()
 
     async def _close_model(self) -> None:
         """Close the provider stream so an abandoned answer stops costing tokens."""

@@ -59,7 +59,7 @@ class Diagnostics:
         """Every component's state; the LLM is judged on its configuration and on what the provider last said
         of the key (the startup check, the chat turns), not by a paid round trip."""
         components = list(await asyncio.gather(*(probe.health() for probe in self._probes)))
-        reason = self._model.unavailable_reason() or self._key_status.problem
+        reason = self.llm_problem()
         if reason is not None and self._key_status.problem is not None:
             self._recheck_key_soon()
         components.append(
@@ -68,6 +68,10 @@ class Diagnostics:
             )
         )
         return Readiness(all(c.ok for c in components), tuple(components))
+
+    def llm_problem(self) -> str | None:
+        """Why the model cannot answer now (not configured, key refused), or None; no round trip."""
+        return self._model.unavailable_reason() or self._key_status.problem
 
     def liveness_failure(self) -> str | None:
         """Why the process cannot serve again without a restart, or None (for `/health`)."""

@@ -58,6 +58,7 @@ def llm_config(settings: Settings) -> LlmConfig:
         max_tokens=settings.llm_max_tokens,
         timeout=settings.llm_timeout,
         max_retries=settings.llm_max_retries,
+        max_reply_chars=settings.llm_max_reply_chars,
         fallback_models=tuple(settings.llm_fallback_models),
         api_keys={name: key.get_secret_value() for name, key in keys.items() if key},
         base_urls={name: url for name, url in urls.items() if url},
@@ -93,7 +94,11 @@ def traffic_limits(settings: Settings) -> TrafficLimits:
 
 
 def chat_limits(settings: Settings) -> ChatLimits:
-    return ChatLimits(settings.max_message_chars, PromptBudget(history_tokens=settings.history_token_budget))
+    return ChatLimits(
+        settings.max_message_chars,
+        PromptBudget(history_tokens=settings.history_token_budget),
+        settings.stream_save_seconds,
+    )
 
 
 class Container(containers.DeclarativeContainer):

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.bounds import MAX_REPLY_CHARS
+
 DEFAULT_LLM_MODEL = "groq:llama-3.1-8b-instant"
 
 
@@ -42,6 +44,14 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("LLM_TIMEOUT", "GROQ_TIMEOUT"),
         description="Seconds to wait for the provider (legacy: GROQ_TIMEOUT).",
+    )
+    llm_max_reply_chars: int = Field(
+        MAX_REPLY_CHARS,
+        ge=1000,
+        le=100_000_000,
+        validation_alias="LLM_MAX_REPLY_CHARS",
+        description="Longest reply kept, in characters: a provider that ignores max_tokens is cut there "
+        "(the reply is stored `failed` with its text so far).",
     )
     llm_max_retries: int = Field(
         2, ge=0, le=10, validation_alias="LLM_MAX_RETRIES", description="Retries of a failed provider call."
@@ -133,6 +143,20 @@ class Settings(BaseSettings):
         validation_alias="CORS_ORIGINS",
         description="Comma-separated browser origins allowed for REST and WebSocket.",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="ALLOWED_HOSTS",
+        description=(
+            "Comma-separated Host names served (`*.example.com` covers subdomains, `*` any); other Hosts get "
+            "400. Unset: loopback names and the server's address while ADMIN_API_KEY is unset, else any."
+        ),
+    )
+    admin_key_attempts_per_minute: int = Field(
+        10,
+        ge=1,
+        validation_alias="ADMIN_KEY_ATTEMPTS_PER_MINUTE",
+        description="Wrong X-API-Key values one client address may send per minute; then 429 on admin routes.",
+    )
     max_message_chars: int = Field(
         4000, ge=1, le=100_000, validation_alias="MAX_MESSAGE_CHARS", description="Longest visitor message."
     )
@@ -166,6 +190,18 @@ class Settings(BaseSettings):
         validation_alias="TRUSTED_PROXIES",
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; unset = none.",
     )
+    request_header_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        validation_alias="REQUEST_HEADER_TIMEOUT_SECONDS",
+        description="`centralita serve` closes a connection whose request headers take longer (slowloris).",
+    )
+    request_body_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        validation_alias="REQUEST_BODY_TIMEOUT_SECONDS",
+        description="Longest a whole request body may take to arrive (uploads too); slower is `408 request_timeout`.",
+    )
     ws_max_frame_bytes: int = Field(
         65_536,
         ge=1024,
@@ -190,6 +226,13 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias="WS_SEND_TIMEOUT_SECONDS",
         description="A WebSocket client that takes no frame this long (it stopped reading) is closed (1008); its reply is stored interrupted.",
+    )
+    stream_save_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        validation_alias="STREAM_SAVE_SECONDS",
+        description="A streaming reply's text so far is saved this often, so a crash keeps it; 0 = only at the end.",
     )
     ws_max_connections_per_ip: int = Field(
         20,
@@ -255,7 +298,7 @@ class Settings(BaseSettings):
             ipaddress.ip_network(entry, strict=False)  # a ValueError names the bad entry
         return value
 
-    @field_validator("cors_origins", "llm_fallback_models", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "llm_fallback_models", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -81,11 +81,13 @@ def server_options(settings: Any) -> dict[str, Any]:
       their turns stored the same way) — before the store closes;
     * `proxy_headers` off: the app alone decides whom to believe about client addresses (TRUSTED_PROXIES);
     * no `Server` header: the stack's name and version are nobody's business;
-    * `ws`: a WebSocket protocol that drops a client which stopped reading (entrypoints/http/server_protocols.py).
+    * `ws`: a WebSocket protocol that drops a client which stopped reading (entrypoints/http/server_protocols.py);
+    * `http`: an HTTP protocol closing connections whose headers take over REQUEST_HEADER_TIMEOUT_SECONDS.
     """
-    from entrypoints.http.server_protocols import WebSocketProtocol
+    from entrypoints.http.server_protocols import WebSocketProtocol, http_protocol
 
     return {
+        "http": http_protocol(settings.request_header_timeout_seconds),
         "ws": WebSocketProtocol,
         "ws_max_size": settings.ws_max_frame_bytes,
         "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_seconds),

@@ -51,6 +51,7 @@ class Attempts:
     unavailable: Callable[[str], str | None]  # why a model cannot be tried (its key is unset), or None
     prepare: Callable[[str, ModelRequest], BaseChatModel]  # the model with the request's settings
     profile_of: Callable[[str], ProviderProfile]
+    max_reply_chars: int = MAX_REPLY_CHARS
 
     async def complete(self, candidates: list[str], request: ModelRequest) -> ModelReply:
         """The first whole answer of the candidates, tried in order."""
@@ -75,8 +76,8 @@ class Attempts:
                 raise TypeError(f"expected an AIMessage, got {type(reply).__name__}")
         except Exception as error:
             raise self._failed(model_id, error) from error
-        if len(reply.text) > MAX_REPLY_CHARS:
-            raise LlmUnavailable(f"{model_id} sent more than {MAX_REPLY_CHARS} characters.")
+        if len(reply.text) > self.max_reply_chars:
+            raise LlmUnavailable(f"{model_id} sent more than {self.max_reply_chars} characters.")
         return ModelReply(str(reply.text), model_name(reply, model_id), usage_of(reply))
 
     async def stream(self, candidates: list[str], request: ModelRequest) -> AsyncIterator[ModelDelta]:
@@ -95,7 +96,7 @@ class Attempts:
             except Exception as error:
                 failures.append(self._failed(model_id, error))
                 continue
-            answer = StreamedAnswer(model_id, self.profile_of(model_id))
+            answer = StreamedAnswer(model_id, self.profile_of(model_id), self.max_reply_chars)
             try:
                 try:
                     head = await answer.until_text(chunks, deadline)

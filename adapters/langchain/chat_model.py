@@ -31,6 +31,7 @@ from application.ports.chat_model import (
     PromptMessage,
     ProviderCheck,
 )
+from domain.bounds import MAX_REPLY_CHARS
 from domain.conversations import Role
 from domain.errors import LlmKeyRejected, LlmUnavailable
 
@@ -46,6 +47,7 @@ class LlmConfig:
     max_tokens: int = 2000
     timeout: float = 30.0
     max_retries: int = 2
+    max_reply_chars: int = MAX_REPLY_CHARS  # longer replies are cut (a provider ignoring max_tokens)
     fallback_models: tuple[str, ...] = ()  # "provider:model" (or a bare name on the default provider)
     api_keys: dict[str, str] = field(default_factory=dict)  # provider -> key, over the provider's env var
     base_urls: dict[str, str] = field(default_factory=dict)
@@ -62,7 +64,12 @@ class LangChainChatModel(ChatModel):
         self._models: dict[str, BaseChatModel] = {}
         self._variants: dict[tuple[str, float | None, int | None], BaseChatModel] = {}
         self._attempts = Attempts(
-            config.timeout, config.max_retries, self._reason, self._variant, self._profile_of
+            config.timeout,
+            config.max_retries,
+            self._reason,
+            self._variant,
+            self._profile_of,
+            config.max_reply_chars,
         )
         for model_id in (self.default_model_id, *self._fallbacks):
             if self._reason(model_id) is None:

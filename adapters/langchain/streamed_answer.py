@@ -24,14 +24,15 @@ log = logging.getLogger("centralita.llm")
 class StreamedAnswer:
     """One model's streamed answer: its pieces, its usage, and whether the provider finished it."""
 
-    def __init__(self, model_id: str, profile: ProviderProfile) -> None:
+    def __init__(self, model_id: str, profile: ProviderProfile, max_chars: int = MAX_REPLY_CHARS) -> None:
         self.model_id = model_id
+        self.max_chars = max_chars
         self.profile = profile
         self.finished = not profile.finish_keys  # providers we cannot check are trusted
         self.usage: Usage | None = None
         self.name: str | None = None
         self.ended = False
-        self.chars = 0  # of text so far, bounded by MAX_REPLY_CHARS
+        self.chars = 0  # of text so far, bounded by max_chars
 
     async def until_text(self, chunks: AsyncIterator[Any], deadline: float) -> list[ModelDelta]:
         """Read up to the first piece of text (or the end of an empty answer); raises if none comes."""
@@ -85,10 +86,10 @@ class StreamedAnswer:
 
     def _take(self, chunk: AIMessageChunk) -> str:
         self.chars += len(chunk.text)
-        if self.chars > MAX_REPLY_CHARS:
-            log.warning("stream cut: %s sent more than %d characters", self.model_id, MAX_REPLY_CHARS)
+        if self.chars > self.max_chars:
+            log.warning("stream cut: %s sent more than %d characters", self.model_id, self.max_chars)
             raise LlmStreamFailed(
-                f"The answer broke off: {self.model_id} sent more than {MAX_REPLY_CHARS} characters."
+                f"The answer broke off: {self.model_id} sent more than {self.max_chars} characters."
             )
         meta = chunk.response_metadata
         if any(meta.get(key) for key in self.profile.finish_keys):

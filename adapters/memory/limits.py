@@ -25,6 +25,13 @@ class MemoryRateLimiter(RateLimiter):
         previous = self._buckets.get((key, minute - 1), 0)
         return wait_seconds(previous, current, seconds - minute * 60, limit)
 
+    async def peek(self, key: str, limit: int, now: datetime) -> float | None:
+        seconds = now.timestamp()
+        minute = int(seconds // 60)
+        current = self._buckets.get((key, minute), 0) + 1
+        previous = self._buckets.get((key, minute - 1), 0)
+        return wait_seconds(previous, current, seconds - minute * 60, limit)
+
     def _forget_before(self, minute: int) -> None:
         if minute <= self._oldest:
             return

@@ -63,9 +63,20 @@ class MongoRateLimiter(RateLimiter):
         minute = int(seconds // 60)
         expires_at = datetime.fromtimestamp((minute + 2) * 60, UTC)  # kept while a window may read it
         current = await _bump(self._buckets, f"{key}|{minute}", "count", 1, expires_at)
-        previous_doc = await self._buckets.find_one({"_id": f"{key}|{minute - 1}"}, {"count": 1})
-        previous = int(previous_doc["count"]) if previous_doc else 0
+        previous = await self._count(f"{key}|{minute - 1}")
         return wait_seconds(previous, current, seconds - minute * 60, limit)
+
+    @store_operation("read a rate limit")
+    async def peek(self, key: str, limit: int, now: datetime) -> float | None:
+        seconds = now.timestamp()
+        minute = int(seconds // 60)
+        current = await self._count(f"{key}|{minute}") + 1
+        previous = await self._count(f"{key}|{minute - 1}")
+        return wait_seconds(previous, current, seconds - minute * 60, limit)
+
+    async def _count(self, _id: str) -> int:
+        document = await self._buckets.find_one({"_id": _id}, {"count": 1})
+        return int(document["count"]) if document else 0
 
 
 class MongoUsageQuota(UsageQuota):

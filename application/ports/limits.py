@@ -23,6 +23,10 @@ class RateLimiter(ABC):
     async def hit(self, key: str, limit: int, now: datetime) -> float | None:
         """Count one request; None when allowed, else the seconds to wait before one more would be."""
 
+    @abstractmethod
+    async def peek(self, key: str, limit: int, now: datetime) -> float | None:
+        """Whether one more request would be allowed, counting nothing: None if so, else the seconds to wait."""
+
 
 class UsageQuota(ABC):
     """Tokens spent per visitor and UTC day."""

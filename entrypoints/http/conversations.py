@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, Parameter
 
 from application.conversations import ConversationQueries
 from application.paging import Page
-from domain.bounds import DEFAULT_LIMIT
+from domain.bounds import DEFAULT_LIMIT, MAX_LIMIT
 from entrypoints.http.query import declared_query_only
 from entrypoints.http.schemas import (
     AgentIdFilter,
@@ -25,6 +27,26 @@ from entrypoints.http.schemas import (
     visitor_out,
 )
 from entrypoints.http.security import admin_guard
+
+# `limit` means two things on the two message listings, each what its client needs (docs/api.md).
+PageLimit = Annotated[
+    int,
+    Parameter(
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"1 to {MAX_LIMIT}: at most this many messages, counted from the oldest after skipping "
+        "`offset`: pages run from the start of the conversation.",
+    ),
+]
+RecentLimit = Annotated[
+    int,
+    Parameter(
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"1 to {MAX_LIMIT}: the newest this many messages of the conversation, returned oldest "
+        "first (what a client restores after a reload).",
+    ),
+]
 
 
 class ConversationController(Controller):
@@ -49,7 +71,7 @@ class ConversationController(Controller):
         self,
         conversation_id: FromPath[str],
         queries: NamedDependency[ConversationQueries],
-        limit: Limit = DEFAULT_LIMIT,
+        limit: PageLimit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> list[MessageOut]:
         return [message_out(m) for m in await queries.messages(conversation_id, Page(limit, offset))]
@@ -75,6 +97,6 @@ class HistoryController(Controller):
         session_id: FromPath[str],
         agent_id: AgentIdParam,
         queries: NamedDependency[ConversationQueries],
-        limit: Limit = DEFAULT_LIMIT,
+        limit: RecentLimit = DEFAULT_LIMIT,
     ) -> list[PublicMessageOut]:
         return [public_message_out(m) for m in await queries.visitor_history(session_id, agent_id, limit)]

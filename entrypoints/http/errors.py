@@ -75,7 +75,7 @@ _HTTP_CODES = {
 def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, str]]:
     if isinstance(error, ValidationException):
         return _validation_error(error)
-    code = _HTTP_CODES.get(error.status_code, "error")
+    code = getattr(error, "code", None) or _HTTP_CODES.get(error.status_code, "error")
     detail = error.detail if isinstance(error.detail, str) and error.detail else "The request failed."
     if error.status_code == 400 and "json" in request.headers.get("content-type", ""):
         # The only plain 400 Litestar raises on our routes is a body its JSON decoder could not read.

@@ -20,16 +20,16 @@ from litestar.openapi.spec.enums import OpenAPIType
 from entrypoints.http.schemas import NON_BLANK
 
 ERROR_STATUSES = {
-    "400": "Malformed request (e.g. the body is not JSON).",
+    "400": "Malformed request (e.g. the body is not JSON), or a Host not served (`invalid_host`).",
     "401": "A valid X-API-Key is required (admin routes, ADMIN_API_KEY set).",
-    "403": "Admin routes answer only loopback clients while ADMIN_API_KEY is unset.",
+    "403": "Admin routes answer only loopback clients while ADMIN_API_KEY is unset; a foreign Origin (`forbidden_origin`).",
     "404": "Nothing with that id (or nothing served at that path).",
     "405": "Method not allowed on this path.",
     "409": "Conflict with the current state.",
     "413": "The message or the body is too large (`message_too_long`, `request_too_large`).",
     "415": "Unsupported media or document type.",
     "422": "Well-formed but invalid (`invalid_session_id`, `empty_message`, `invalid_characters`, …).",
-    "429": "Rate limited (`rate_limited`) or daily token quota spent (`quota_exceeded`); see Retry-After.",
+    "429": "Rate limited (`rate_limited`, also too many wrong X-API-Keys) or daily token quota spent (`quota_exceeded`); see Retry-After.",
     "500": "An unexpected failure on our side (`internal_error`); never any internal detail.",
     "503": "A dependency is unavailable (`llm_unavailable`, `store_unavailable`, …).",
 }
@@ -63,6 +63,20 @@ def declare_error_responses(app: Litestar) -> None:
                     parameter.schema.pattern = SESSION_ID_PATTERN
 
 
+# One server-sent event as its fields (what OpenAPI 3.2's itemSchema describes, and what schemathesis checks
+# each event of the stream against): `data` is one JSON event of docs/api.md, `id` its event id when it has one.
+_SSE_EVENT = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "data": Schema(type=OpenAPIType.STRING, description="One stream event as JSON (docs/api.md)."),
+        "event": Schema(type=OpenAPIType.STRING),
+        "id": Schema(type=OpenAPIType.STRING),
+        "retry": Schema(type=OpenAPIType.INTEGER),
+    },
+    required=["data"],
+)
+
+
 def declare_event_stream(app: Litestar, path: str) -> None:
     """The SSE route's 200 is `text/event-stream` (one `data:` JSON line per event), not JSON."""
     operation = getattr((app.openapi_schema.paths or {}).get(path), "post", None)
@@ -70,7 +84,7 @@ def declare_event_stream(app: Litestar, path: str) -> None:
         return
     operation.responses["200"] = OpenAPIResponse(
         description="Server-sent events: start, sources, token…, then end or error (docs/api.md).",
-        content={"text/event-stream": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+        content={"text/event-stream": OpenAPIMediaType(schema=_SSE_EVENT)},
     )
 
 

@@ -167,9 +167,10 @@ def test_admin_routes_need_the_key_when_one_is_set(keyed_client: TestClient) -> 
         (None, False),
     ],
 )
-def test_without_a_key_admin_routes_answer_only_loopback(host: str | None, local: bool) -> None:
+async def test_without_a_key_admin_routes_answer_only_loopback(host: str | None, local: bool) -> None:
     from types import SimpleNamespace
 
+    from litestar.datastructures import Headers
     from litestar.exceptions import PermissionDeniedException
 
     from entrypoints.http.security import admin_guard
@@ -178,13 +179,13 @@ def test_without_a_key_admin_routes_answer_only_loopback(host: str | None, local
     connection = SimpleNamespace(
         app=SimpleNamespace(state=SimpleNamespace(settings=settings)),
         client=SimpleNamespace(host=host) if host else None,
-        headers={},
+        headers=Headers(),
     )
     if local:
-        admin_guard(connection, None)  # type: ignore[arg-type]
+        await admin_guard(connection, None)  # type: ignore[arg-type]
     else:
         with pytest.raises(PermissionDeniedException):
-            admin_guard(connection, None)  # type: ignore[arg-type]
+            await admin_guard(connection, None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,6 @@ from tests.fakes.chat_model import ScriptedChatModel
 AGENT = {"name": "Ventas", "system_prompt": "Vendes fibra."}
 EVIL = "https://evil.example"
 OWN = "http://testserver.local"  # the test client's own origin
-# Issue 12, items 2 and 5: these tests describe defects not fixed yet; strict, so a fix makes them fail.
-NOT_FIXED = pytest.mark.xfail(strict=True, reason="issue 12 items 2/5: not fixed yet")
 
 
 # --- 1. an empty ADMIN_API_KEY --------------------------------------------------------------------------
@@ -57,7 +55,6 @@ def test_an_empty_given_key_never_matches(model: ScriptedChatModel) -> None:
 # --- 2. cross-site requests and DNS rebinding -------------------------------------------------------------
 
 
-@NOT_FIXED
 def test_an_admin_write_from_another_site_is_refused(client: TestClient) -> None:
     r = client.post("/api/v1/agents", json=AGENT, headers={"Origin": EVIL})
     assert (r.status_code, r.json()["code"]) == (403, "forbidden_origin")
@@ -73,7 +70,6 @@ def test_the_servers_own_pages_and_non_browsers_may_write(client: TestClient) ->
     assert client.post("/api/v1/agents", json=AGENT).status_code == 201  # curl, the CLI: no Origin
 
 
-@NOT_FIXED
 def test_only_listed_origins_may_call_admin_routes_and_a_wildcard_lists_none(
     model: ScriptedChatModel,
 ) -> None:
@@ -90,7 +86,6 @@ def test_only_listed_origins_may_call_admin_routes_and_a_wildcard_lists_none(
         assert client.post("/api/v1/chat", json=chat, headers={"Origin": EVIL}).status_code == 200
 
 
-@NOT_FIXED
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -111,10 +106,11 @@ def test_admin_bodies_must_be_json(
     headers = {"Content-Type": content_type} if content_type else {}
     r = client.request(method, path, content=body, headers=headers)
     assert (r.status_code, r.json()["code"]) == (415, "unsupported_media_type")
-    assert [a["name"] for a in client.get("/api/v1/agents").json()] == ["Asistente"]
+    assert [a["name"] for a in client.get("/api/v1/agents").json()] == [
+        "Asistente general"
+    ]  # the seeded agent, unchanged
 
 
-@NOT_FIXED
 def test_multipart_is_taken_only_by_the_document_upload_and_only_from_this_site(client: TestClient) -> None:
     files = {"file": ("horario.txt", b"Abrimos de 9 a 18 h.", "text/plain")}
     r = client.post("/api/v1/agents", files=files)
@@ -125,7 +121,6 @@ def test_multipart_is_taken_only_by_the_document_upload_and_only_from_this_site(
     assert client.post("/api/v1/agents/1/documents", files=files).status_code == 201
 
 
-@NOT_FIXED
 @pytest.mark.parametrize("path", ["/api/v1/agents", "/api/v1/chat/agents/1", "/health", "/widget/"])
 def test_a_foreign_host_is_refused_while_loopback_is_trusted(client: TestClient, path: str) -> None:
     r = client.get(path, headers={"Host": "evil.example"})
@@ -141,7 +136,6 @@ def test_loopback_names_and_the_servers_own_address_are_served(client: TestClien
     assert client.get("/api/v1/agents").status_code == 200  # Host = the address it listens on
 
 
-@NOT_FIXED
 def test_allowed_hosts_names_the_hosts_served(model: ScriptedChatModel) -> None:
     with make_client(model, ALLOWED_HOSTS="chat.example.com,*.acme.example") as client:
         for host in ("chat.example.com", "eu.acme.example", "chat.example.com:443"):
@@ -155,7 +149,6 @@ def test_allowed_hosts_names_the_hosts_served(model: ScriptedChatModel) -> None:
         assert client.get("/health", headers={"Host": "evil.example"}).status_code == 400
 
 
-@NOT_FIXED
 def test_a_websocket_with_a_foreign_host_is_refused_even_with_a_matching_origin(
     model: ScriptedChatModel,
 ) -> None:
@@ -203,7 +196,6 @@ def keyed(model: ScriptedChatModel) -> Iterator[TestClient]:
         yield client
 
 
-@NOT_FIXED
 def test_wrong_keys_are_throttled_per_address(keyed: TestClient) -> None:
     guesser = {"X-Test-Peer": "203.0.113.9"}
     for _ in range(3):

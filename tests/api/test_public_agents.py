@@ -13,7 +13,7 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.fakes.chat_model import ScriptedChatModel
 
-PUBLIC_FIELDS = {"id", "name", "language", "greeting"}
+PUBLIC_FIELDS = {"id", "name", "language", "greeting", "available", "unavailable_code"}
 
 
 def test_agent_1_is_public_without_its_prompt_or_model(client: TestClient) -> None:
@@ -44,6 +44,8 @@ def test_it_follows_the_agent(client: TestClient) -> None:
         "name": "Support",
         "language": "en",
         "greeting": "Hi! Ask me about your bill.",
+        "available": True,
+        "unavailable_code": None,
     }
     client.patch(f"/api/v1/agents/{created['id']}", json={"greeting": None})
     r = client.get(f"/api/v1/chat/agents/{created['id']}")
@@ -79,3 +81,24 @@ def test_it_is_in_the_openapi_schema_without_private_fields(client: TestClient) 
     assert "/api/v1/chat/agents/{agent_id}" in schema["paths"]
     public = schema["components"]["schemas"]["PublicAgentOut"]["properties"]
     assert set(public) == PUBLIC_FIELDS
+
+
+def test_it_says_the_agent_cannot_answer_while_no_model_is_configured() -> None:
+    """No GROQ_API_KEY: the widget must not claim "online"; the reason is a code, never the setup advice."""
+    settings = Settings(_env_file=None, STORAGE="memory", GROQ_API_KEY="")
+    with TestClient(create_app(settings, build_container(settings))) as no_key:
+        r = no_key.get("/api/v1/chat/agents/1")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["available"] is False and body["unavailable_code"] == "llm_unavailable"
+        assert "GROQ" not in r.text and "key" not in r.text.lower()
+
+
+def test_it_says_the_agent_can_answer_with_a_model_and_not_when_the_key_is_refused(
+    client: TestClient, model: ScriptedChatModel
+) -> None:
+    body = client.get("/api/v1/chat/agents/1").json()
+    assert body["available"] is True and body["unavailable_code"] is None
+    model.unavailable = "the provider is unreachable"
+    body = client.get("/api/v1/chat/agents/1").json()
+    assert body["available"] is False and body["unavailable_code"] == "llm_unavailable"

@@ -116,3 +116,18 @@ def test_too_long_message_is_refused_before_sending(
     expect(page.get_by_role("textbox", name="Escribe tu mensaje")).to_have_value("x" * 21)
     expect(page.locator(".cw-msg--user")).to_have_count(0)
     assert widget_stub.received == []
+
+
+def test_header_says_assistant_unavailable_while_no_model_can_answer(
+    page: Page, stub_url: str, widget_stub: StubServer
+) -> None:
+    widget_stub.llm_available = False
+    open_demo(page, stub_url)
+    expect(page.locator(WIDGET)).to_have_attribute("data-connection", "open")
+    expect(page.locator(".cw-status")).to_have_text("Sin conexión con el asistente")
+    widget_stub.llm_available = True
+    page.goto(f"{stub_url}/widget/test/en.html?agent-id=1&lang=en&server={stub_url}")
+    page.get_by_role("button", name="Open chat").click()
+    expect(page.locator(WIDGET)).to_have_attribute("data-connection", "open")
+    expect(page.locator(".cw-status")).to_have_text("Online")
+    assert_clean(page)

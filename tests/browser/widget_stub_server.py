@@ -5,7 +5,7 @@ parallel. It implements just what the widget needs from /work/shared/PRODUCT.md:
 
 * ``GET /widget/`` and ``GET /widget/<file>``: the static files of ``entrypoints/http/widget/static``,
   the demo page sent with the strict CSP ``default-src 'self'; connect-src 'self' ws: wss:``;
-* ``GET /api/v1/chat/agents/{agent_id}``: ``{id, name, language, greeting}`` (greeting null, so the widget's
+* ``GET /api/v1/chat/agents/{agent_id}``: ``{id, name, language, greeting, available, unavailable_code}`` (greeting null, so the widget's
   localized default shows; 404 ``not_found`` like an older server when ``public_agents`` is off);
 * ``GET /api/v1/chat/history/{session_id}/{agent_id}``: ``[{id, role, content, created_at, status, sources}]``
   oldest first (or wrapped as ``{"messages": [...]}`` when ``wrap_history`` is set);
@@ -98,6 +98,7 @@ class StubServer:
     drop_mid_answer_next: bool = False
     wrap_history: bool = False
     public_agents: bool = True
+    llm_available: bool = True  # the public agent route's `available`
     history: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     scripted: list[tuple[list[str], list[dict[str, Any]]]] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
@@ -124,7 +125,7 @@ class StubServer:
         self.drop_all()
         self.rate_limit_next = 0
         self.drop_before_start_next = self.drop_mid_answer_next = self.wrap_history = False
-        self.public_agents = True
+        self.public_agents = self.llm_available = True
         self.history.clear()
         self.scripted.clear()
         self.received.clear()
@@ -183,7 +184,9 @@ class StubServer:
             if agent not in KNOWN_AGENTS:
                 await _json(send, 404, {"code": "agent_not_found", "detail": f"Agent {agent} not found."})
                 return
-            await _json(send, 200, {"id": agent, "name": "Asistente", "language": "es", "greeting": None})
+            down = None if self.llm_available else "llm_unavailable"
+            public = {"id": agent, "name": "Asistente", "language": "es", "greeting": None}
+            await _json(send, 200, {**public, "available": down is None, "unavailable_code": down})
             return
         if path == "/health":
             await _json(send, 200, {"status": "ok"})

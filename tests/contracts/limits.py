@@ -56,6 +56,17 @@ class RateLimiterContract:
         results = await asyncio.gather(*(limiter.hit("k", 10, MINUTE) for _ in range(25)))
         assert sum(r is None for r in results) == 10
 
+    async def test_peek_says_whether_one_more_fits_and_counts_nothing(self, limiter: RateLimiter) -> None:
+        now = MINUTE + timedelta(seconds=10)
+        assert await limiter.peek("k", 2, now) is None
+        await limiter.hit("k", 2, now)
+        assert [await limiter.peek("k", 2, now) for _ in range(5)] == [None] * 5  # peeking counts nothing
+        await limiter.hit("k", 2, now)
+        wait = await limiter.peek("k", 2, now)
+        assert wait is not None and wait > 0
+        assert await limiter.peek("other", 2, now) is None
+        assert await limiter.peek("k", 2, now + timedelta(seconds=wait + 0.01)) is None
+
 
 class UsageQuotaContract:
     """Tokens summed per visitor and day."""

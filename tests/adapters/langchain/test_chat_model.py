@@ -277,13 +277,11 @@ def test_a_bad_provider_fails_at_startup(make_adapter: AdapterFactory) -> None:
 
 
 async def test_a_reply_past_the_hard_cap_is_cut_as_a_failed_stream(
-    fake: FakeLLMServer, make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+    fake: FakeLLMServer, make_adapter: AdapterFactory
 ) -> None:
-    """A provider that ignores max_tokens cannot grow a reply past MAX_REPLY_CHARS (issue 12, item 7)."""
-    monkeypatch.setattr("adapters.langchain.streamed_answer.MAX_REPLY_CHARS", 50)
-    monkeypatch.setattr("adapters.langchain.attempts.MAX_REPLY_CHARS", 50)
+    """A provider that ignores max_tokens cannot grow a reply past LLM_MAX_REPLY_CHARS (issue 12, item 7)."""
     fake.configure(answer="palabra " * 100)
-    adapter = make_adapter("groq:llama-3.1-8b-instant", **on("groq", fake))
+    adapter = make_adapter("groq:llama-3.1-8b-instant", max_reply_chars=50, **on("groq", fake))
     text, failure = await collect_until_failure(adapter)
     assert isinstance(failure, LlmStreamFailed) and "more than 50 characters" in failure.detail
     assert 0 < len(text) <= 50

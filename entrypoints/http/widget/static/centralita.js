@@ -23,6 +23,7 @@ const I18N = {
     input: "Escribe tu mensaje", log: "Conversación", you: "Tú:", bot: "Asistente:",
     greeting: "¡Hola! ¿En qué puedo ayudarte?", sources: "Fuentes", typing: "El asistente está escribiendo…",
     connecting: "Conectando…", reconnecting: "Conexión perdida. Reconectando…", online: "En línea",
+    unavailable: "Sin conexión con el asistente",
     untitled: "Documento", interrupted: "La respuesta se interrumpió porque se perdió la conexión.",
     failed: "No se pudo completar esta respuesta.", secs: "{n} segundos", moment: "un momento",
     e: {
@@ -44,6 +45,7 @@ const I18N = {
     input: "Type your message", log: "Conversation", you: "You:", bot: "Assistant:",
     greeting: "Hi! How can I help you?", sources: "Sources", typing: "The assistant is typing…",
     connecting: "Connecting…", reconnecting: "Connection lost. Reconnecting…", online: "Online",
+    unavailable: "Assistant unavailable",
     untitled: "Document", interrupted: "This answer was interrupted because the connection was lost.",
     failed: "This answer could not be completed.", secs: "{n} seconds", moment: "a moment",
     e: {
@@ -204,12 +206,14 @@ relabel();
 // ---- state ----
 let isOpen = false, historyLoaded = false, historyBusy = null, needRefresh = false;
 let ws = null, attempts = 0, openedAt = 0, reconnectTimer = 0, fatal = false, lastCode = "";
+let llmDown = false; // the server said no model can answer now (agent route, an llm_unavailable error)
 let turn = null; // phase: pending (not sent) | sent (no start yet) | streaming
 let coolUntil = 0, coolTimer = 0, flushHandle = 0;
 
 const setConn = (state) => {
   host.setAttribute("data-connection", state);
-  statusEl.textContent = { connecting: T.connecting, reconnecting: T.reconnecting, open: T.online }[state] || "";
+  const open = llmDown ? T.unavailable : T.online;
+  statusEl.textContent = { connecting: T.connecting, reconnecting: T.reconnecting, open }[state] || "";
 };
 const updateSend = () => {
   sendBtn.disabled = !!turn || fatal || Date.now() < coolUntil;
@@ -294,6 +298,7 @@ const loadAgent = () => agentBusy || (agentBusy = getJSON(`/api/v1/chat/agents/$
     if (!ds.lang && a.language) { lang = pickLang(a.language); T = I18N[lang]; }
     if (!ds.greeting && typeof a.greeting === "string" && a.greeting.trim()) greeting = a.greeting;
     if (typeof a.name === "string") agentName = a.name.trim();
+    llmDown = a.available === false;
     relabel();
     setConn(host.getAttribute("data-connection"));
   }, (err) => { if (err.message === "agent_not_found") throw err; })); // older server, offline: defaults
@@ -405,6 +410,7 @@ const onFrame = (f) => {
   attempts = 0; // the connection works (an error frame alone does not say so)
   if (!turn) return;
   if (f.type === "start") {
+    if (llmDown) { llmDown = false; setConn(host.getAttribute("data-connection")); }
     turn.phase = "streaming";
     setId(turn.bubble, f.message_id);
   } else if (f.type === "sources") {
@@ -440,6 +446,7 @@ const flush = () => {
 const finishBubble = (t) => { t.bubble.querySelector(".cw-typing")?.remove(); t.bubble.removeAttribute("aria-busy"); };
 const onError = (f) => {
   const code = lastCode = str(f.code) || "generic";
+  if (code === "llm_unavailable" && !llmDown) { llmDown = true; setConn(host.getAttribute("data-connection")); }
   if (turn) failTurn(code, f.retry_after);
   else notice(errorText(code, f.retry_after), code);
   if (code === "agent_not_found") { fatal = true; updateSend(); }
