@@ -42,7 +42,7 @@ def until_closed(sock: socket.socket, limit: float) -> bytes:
 
 def agent_request(body: bytes, length: int | None = None) -> bytes:
     return (
-        f"POST /api/v1/agents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST /api/v1/agents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
     ).encode()
 
@@ -50,7 +50,7 @@ def agent_request(body: bytes, length: int | None = None) -> bytes:
 def test_partial_headers_are_closed_within_the_header_timeout(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port)) as sock:
         started = time.monotonic()
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         for i in range(20):  # one header line a second, never the blank line: slowloris
             time.sleep(0.5)
             try:
