@@ -84,10 +84,10 @@ def server_options(settings: Any) -> dict[str, Any]:
     * `ws`: a WebSocket protocol that drops a client which stopped reading (entrypoints/http/server_protocols.py);
     * `http`: an HTTP protocol closing connections whose headers take over REQUEST_HEADER_TIMEOUT_SECONDS.
     """
-    from entrypoints.http.server_protocols import WebSocketProtocol, http_protocol
+    from entrypoints.http.server_protocols import HeaderTimeoutProtocol, WebSocketProtocol
 
     return {
-        "http": http_protocol(settings.request_header_timeout_seconds),
+        "http": HeaderTimeoutProtocol,
         "ws": WebSocketProtocol,
         "ws_max_size": settings.ws_max_frame_bytes,
         "timeout_graceful_shutdown": math.ceil(settings.shutdown_grace_seconds),

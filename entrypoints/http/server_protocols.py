@@ -9,6 +9,7 @@ Here a close that cannot be written aborts the connection instead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from uvicorn._types import ASGISendEvent
@@ -51,6 +52,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.header_timeout = configured_header_timeout()
         super().connection_made(transport)
         self._start_header_clock()
 
@@ -82,6 +84,10 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def http_protocol(header_timeout: float) -> type[HeaderTimeoutProtocol]:
-    """The HTTP protocol class for uvicorn's `http` option, with this header read timeout."""
-    return type("HttpProtocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout})
+@functools.cache
+def configured_header_timeout() -> float:
+    """REQUEST_HEADER_TIMEOUT_SECONDS, read once per process from the environment and `.env` (the protocol class
+    travels to `serve --workers` processes by name, so it cannot carry the value itself)."""
+    from entrypoints.settings import Settings
+
+    return float(Settings().request_header_timeout_seconds)
