@@ -48,7 +48,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     each new request, and stops when the headers are complete (the body has its own bound, in the app).
     """
 
-    header_timeout = 10.0
+    header_timeout: float  # REQUEST_HEADER_TIMEOUT_SECONDS, set as each connection opens
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
