@@ -104,6 +104,20 @@ class UnsupportedDocumentType(CentralitaError):
         super().__init__(f"{what} is not supported: send JSON text, or a .txt, .md or .pdf file.")
 
 
+class ResumeGap(CentralitaError):
+    """A client asked to resume a conversation's feed from before the oldest event still kept (HTTP 409)."""
+
+    code = "resume_gap"
+
+    def __init__(self, after_event_id: int, oldest_kept: int) -> None:
+        super().__init__(
+            f"Events after {after_event_id} are no longer kept (the oldest is {oldest_kept}); "
+            "reload the conversation from the history route and resume from its event_id."
+        )
+        self.after_event_id = after_event_id
+        self.oldest_kept = oldest_kept
+
+
 class TooManyRequests(CentralitaError):
     """A limit on how much one visitor or address may ask was reached (HTTP 429); `retry_after` in seconds."""
 
