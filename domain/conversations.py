@@ -31,6 +31,16 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+_CONVERSATIONS = uuid.UUID("5f0c3a52-7d2e-4c1b-9a8e-3b6d1f4e2a90")
+
+
+def conversation_id_for(session_id: str, agent_id: int) -> str:
+    """The id a new conversation of this visitor with this agent gets: known before the conversation exists,
+    so a second tab can follow a conversation its first tab has not started yet (conversations created before
+    this rule keep their random ids; look them up first)."""
+    return uuid.uuid5(_CONVERSATIONS, f"{agent_id}/{session_id}").hex
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     id: str

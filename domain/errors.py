@@ -152,6 +152,16 @@ class LlmStreamFailed(Unavailable):
     code = "llm_stream_failed"
 
 
+class ReplyInterrupted(Unavailable):
+    """A reply was stopped before it ended (the server shut down, or its client left with
+    STREAM_ON_DISCONNECT=cancel); what it had said is stored `interrupted`."""
+
+    code = "reply_interrupted"
+
+    def __init__(self) -> None:
+        super().__init__("The answer was stopped before it ended.")
+
+
 class StoreUnavailable(Unavailable):
     code = "store_unavailable"
 

@@ -19,9 +19,11 @@ from adapters.langchain.embeddings import LangChainEmbedder
 from adapters.memory.agents import MemoryAgentRepository
 from adapters.memory.audit import MemoryAuditLog
 from adapters.memory.conversations import MemoryConversationRepository
+from adapters.memory.feed import MemoryConversationFeed
 from adapters.memory.limits import MemoryRateLimiter, MemoryUsageQuota
 from adapters.memory.visitors import MemoryVisitorRepository
 from adapters.metrics.chat_model import InstrumentedChatModel
+from adapters.metrics.chat_turns import MeteredChatTurns
 from adapters.metrics.retriever import InstrumentedRetriever
 from adapters.mongodb.agents import MongoAgentRepository
 from adapters.mongodb.audit import MongoAuditLog
@@ -38,6 +40,7 @@ from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
 from application.knowledge import DocumentLimits, EmbeddingRetriever, KnowledgeService
 from application.limits import ChatAdmission, TrafficLimits
+from application.live_chat import LiveChat, LiveLimits
 from application.llm_status import KeyStatus, KeyWatch
 from application.ports.knowledge import KnowledgeStore
 from application.prompt import PromptBudget
@@ -93,6 +96,10 @@ def traffic_limits(settings: Settings) -> TrafficLimits:
     )
 
 
+def live_limits(settings: Settings) -> LiveLimits:
+    return LiveLimits(on_disconnect=settings.stream_on_disconnect)
+
+
 def chat_limits(settings: Settings) -> ChatLimits:
     return ChatLimits(
         settings.max_message_chars,
@@ -131,6 +138,11 @@ class Container(containers.DeclarativeContainer):
         storage,
         memory=providers.Singleton(MemoryConversationRepository),
         mongodb=providers.Singleton(MongoConversationRepository, mongo_database),
+    )
+    conversation_feed = providers.Selector(
+        storage,
+        memory=providers.Singleton(MemoryConversationFeed),
+        mongodb=providers.Singleton(MemoryConversationFeed),  # until the MongoDB feed lands
     )
     audit_log = providers.Selector(
         storage,
@@ -188,6 +200,17 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(InstrumentedChatModel, providers.Singleton(KeyWatch, chat_model, key_status)),
         providers.Callable(chat_limits, settings),
         admission=admission,
+    )
+    chat_turns = providers.Singleton(  # the turn pipeline every channel calls, measured for /metrics
+        MeteredChatTurns,
+        providers.Singleton(
+            LiveChat,
+            chat_service,
+            conversation_feed,
+            conversations,
+            providers.Callable(live_limits, settings),
+            admission=admission,
+        ),
     )
     auditor = providers.Singleton(Auditor, audit_log)  # admin changes, recorded by the use cases below
     agent_service = providers.Singleton(AgentService, agents, knowledge_store, audit=auditor)

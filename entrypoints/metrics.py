@@ -1,9 +1,8 @@
 """Metrics at the edge: HTTP requests, chat turn outcomes, WebSocket connections, rate-limited requests, and
 the `GET /metrics` route (Prometheus text format).
 
-The model and the retriever are measured by decorators of their ports (adapters/metrics, wired in the
-container). Chat turns are counted here, where the channel (rest, sse, ws) is known and the outcome is
-visible from the answer or the stream events, so the chat use case stays free of metrics.
+The model, the retriever and the chat turns are measured by decorators of their ports (adapters/metrics,
+wired in the container), so the use cases stay free of metrics.
 
 Refusals by the rate limits and quotas are counted here too: the HTTP ones from their 429 answer (in the
 middleware), the WebSocket ones by the socket handler calling `count_rate_limited`.
@@ -22,19 +21,12 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from adapters.metrics.prometheus import (
-    CHAT_TURNS,
     HTTP_LATENCY,
     HTTP_REQUESTS,
     RATE_LIMITED,
     WEBSOCKETS_OPEN,
 )
-from application.events import StreamEvent, TurnEnded, TurnFailed, TurnStarted
-from domain.errors import CentralitaError
 from entrypoints.http.client_closed import ClientWatch
-
-# Errors raised once the agent was loaded: a turn failing with one of them is labelled with its agent.
-_AFTER_AGENT = frozenset({"llm_unavailable", "llm_stream_failed", "knowledge_unavailable"})
-
 
 _CHANNELS = {"/api/v1/chat": "rest", "/api/v1/groq/chat": "rest", "/api/v1/chat/stream": "sse"}
 _REFUSALS = frozenset({"rate_limited", "quota_exceeded"})
@@ -51,45 +43,6 @@ def _refusal_code(body: bytes) -> str:
     except (ValueError, AttributeError):
         return "other"
     return code if isinstance(code, str) else "other"
-
-
-class TurnMeter:
-    """Counts one chat turn once: complete, failed (with its error code) or interrupted (the client left).
-
-    The agent label is the agent id only once the agent is known to exist, so that a stream of requests for
-    made-up agent ids cannot create new time series (they count under agent `none`)."""
-
-    def __init__(self, agent_id: int, channel: str) -> None:
-        self._agent_id = agent_id
-        self._channel = channel
-        self._started = False
-        self._counted = False
-
-    def observe(self, event: StreamEvent) -> None:
-        if isinstance(event, TurnStarted):
-            self._started = True
-        elif isinstance(event, TurnEnded):
-            self.complete()
-        elif isinstance(event, TurnFailed):
-            self._count("failed", event.code)
-
-    def complete(self) -> None:
-        self._started = True
-        self._count("complete", "")
-
-    def fail(self, error: BaseException) -> None:
-        self._count("failed", error.code if isinstance(error, CentralitaError) else "internal")
-
-    def close(self) -> None:
-        """At the end of the turn's handling, whatever happened: a turn not counted yet was interrupted."""
-        self._count("interrupted", "")
-
-    def _count(self, outcome: str, code: str) -> None:
-        if self._counted:
-            return
-        self._counted = True
-        known = self._started or code in _AFTER_AGENT
-        CHAT_TURNS.labels(str(self._agent_id) if known else "none", self._channel, outcome, code).inc()
 
 
 class OpenWebSocket:

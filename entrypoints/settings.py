@@ -225,7 +225,14 @@ class Settings(BaseSettings):
         20,
         gt=0,
         validation_alias="WS_SEND_TIMEOUT_SECONDS",
-        description="A WebSocket client that takes no frame this long (it stopped reading) is closed (1008); its reply is stored interrupted.",
+        description="A WebSocket client that takes no frame this long (it stopped reading) is closed (1008); the reply goes on unless STREAM_ON_DISCONNECT=cancel.",
+    )
+    stream_on_disconnect: Literal["continue", "cancel"] = Field(
+        "continue",
+        validation_alias="STREAM_ON_DISCONNECT",
+        description="What a reply does when the connection that asked for it leaves: `continue` (it is "
+        "answered and stored `complete`; other tabs and a reconnecting client see it) or `cancel` "
+        "(stored `interrupted`).",
     )
     stream_save_seconds: float = Field(
         1.0,

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from application.ports.conversations import ConversationRepository
-from domain.conversations import Conversation, Message, new_id
+from domain.conversations import Conversation, Message, conversation_id_for
 from domain.usage import Usage
 
 
@@ -22,7 +22,9 @@ class MemoryConversationRepository(ConversationRepository):
     async def open(self, session_id: str, agent_id: int, now: datetime) -> Conversation:
         key = (session_id, agent_id)
         if key not in self._by_visitor:
-            conversation = Conversation(new_id(), session_id, agent_id, now, now)
+            conversation = Conversation(
+                conversation_id_for(session_id, agent_id), session_id, agent_id, now, now
+            )
             self._conversations[conversation.id] = conversation
             self._by_visitor[key] = conversation.id
             self._messages[conversation.id] = []

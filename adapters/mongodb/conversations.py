@@ -43,7 +43,7 @@ from adapters.mongodb.documents import (
 )
 from adapters.mongodb.errors import DRIVER_ERRORS, store_operation, store_unavailable
 from application.ports.conversations import ConversationRepository
-from domain.conversations import Conversation, Message, new_id
+from domain.conversations import Conversation, Message, conversation_id_for
 from domain.usage import Usage
 
 log = logging.getLogger("centralita.mongodb.conversations")
@@ -69,7 +69,9 @@ class MongoConversationRepository(ConversationRepository):
     @store_operation("open a conversation")
     async def open(self, session_id: str, agent_id: int, now: datetime) -> Conversation:
         key = {"session_id": session_id, "agent_id": agent_id}
-        update = {"$setOnInsert": {"_id": new_id(), **new_conversation_fields(now)}}
+        update = {
+            "$setOnInsert": {"_id": conversation_id_for(session_id, agent_id), **new_conversation_fields(now)}
+        }
         try:
             document = await self._conversations.find_one_and_update(
                 key, update, upsert=True, return_document=ReturnDocument.AFTER

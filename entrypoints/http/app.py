@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 key_check.cancel()
             await container.diagnostics().close()
             # Turns cut short by the shutdown record their replies before the store closes.
-            if unfinished := await container.chat_service().drain(seconds=5.0):
+            if unfinished := await container.chat_turns().drain(seconds=5.0):
                 log.warning("shutting down with %d turn(s) whose reply may not be recorded", unfinished)
         finally:
             if settings.storage == "mongodb":

@@ -1,35 +1,40 @@
-"""Token pieces merged into fewer frames when the client side falls behind (docs/performance.md).
+"""Token events merged into fewer frames when a client falls behind (docs/performance.md).
 
-Relaying one frame per provider chunk costs a JSON encoding, an ASGI message, a WebSocket frame and a socket
-write each: at tens of thousands of pieces a second that saturates a core before anything else does. So the
-model's stream is read by a task of its own while the sender works: the first piece goes out as soon as it
-comes, and the pieces that arrive while a frame is still being sent (or that one network read delivered
-together) leave as one `token` frame. Their concatenation is unchanged, so it still equals `end.answer`.
+A connection reads its conversation's feed by a task of its own while its sender works: an event goes out as
+soon as the sender is free, and the `token` events that arrived while a frame was still being sent leave as
+one `token` frame carrying the last one's `event_id` (ids then skip forward, never back; PRODUCT.md). Their
+concatenation is unchanged, so it still equals `end.answer`.
 
-The pieces waiting are bounded (`max_pending_chars`): beyond it the model's stream is not read until the
-sender takes them, so a client that stops reading holds a bounded part of its answer, not all of it.
+The events waiting are bounded (`max_pending_chars` of token text): beyond it the feed is not read until the
+sender takes them, so a client that stops reading holds a bounded part of the conversation, not all of it
+(the feed re-reads what it skipped from the store when the reader comes back).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from collections.abc import AsyncIterator
+from dataclasses import replace
 
-from application.events import StreamEvent, TokenProduced
+from application.conversation_events import TOKEN
+from application.ports.feed import FeedEvent
 
 MAX_PENDING_CHARS = 65_536
 
 
-async def coalesced(
-    events: AsyncGenerator[StreamEvent, None], max_pending_chars: int = MAX_PENDING_CHARS
-) -> AsyncGenerator[StreamEvent, None]:
-    """The events of `events` in order, consecutive token pieces not yet taken merged into one.
+def _text(event: FeedEvent) -> str:
+    content = event.data.get("content", "")
+    return content if isinstance(content, str) else ""
 
-    Iterate it inside `contextlib.aclosing`: closing it (the client left, the turn was cancelled) cancels the
-    reading task, which closes `events` — the reply is then stored as it would be without this layer."""
-    queue: deque[StreamEvent] = deque()
+
+async def coalesced(
+    events: AsyncIterator[FeedEvent], max_pending_chars: int = MAX_PENDING_CHARS
+) -> AsyncIterator[FeedEvent]:
+    """The events of `events` in order, consecutive `token` events not yet taken merged into one.
+
+    Closing it (the client left) cancels the reading task; `events` itself is closed by its owner."""
+    queue: deque[FeedEvent] = deque()
     ready = asyncio.Event()
     room = asyncio.Event()  # set while fewer than `max_pending_chars` wait
     room.set()
@@ -40,15 +45,14 @@ async def coalesced(
     async def pull() -> None:
         nonlocal ended, failure, pending
         try:
-            async with aclosing(events):
-                async for event in events:
-                    queue.append(event)
-                    ready.set()
-                    if isinstance(event, TokenProduced):
-                        pending += len(event.content)
-                        if pending >= max_pending_chars:
-                            room.clear()
-                            await room.wait()
+            async for event in events:
+                queue.append(event)
+                ready.set()
+                if event.type == TOKEN:
+                    pending += len(_text(event))
+                    if pending >= max_pending_chars:
+                        room.clear()
+                        await room.wait()
         except Exception as error:  # handed to the consumer after the events before it
             failure = error
         finally:
@@ -62,15 +66,17 @@ async def coalesced(
             ready.clear()
             while queue:
                 event = queue.popleft()
-                if isinstance(event, TokenProduced) and queue and isinstance(queue[0], TokenProduced):
-                    pieces = [event.content]
-                    while queue and isinstance(queue[0], TokenProduced):
-                        pieces.append(queue.popleft().content)  # type: ignore[union-attr]
-                    event = TokenProduced("".join(pieces))
-                if isinstance(event, TokenProduced):
-                    pending -= len(event.content)
-                    if pending < max_pending_chars:
-                        room.set()
+                if event.type == TOKEN and queue and queue[0].type == TOKEN:
+                    pieces = [_text(event)]
+                    while queue and queue[0].type == TOKEN:
+                        event = queue.popleft()
+                        pieces.append(_text(event))
+                    event = replace(event, data={**event.data, "content": "".join(pieces)})
+                    pending -= sum(len(p) for p in pieces)
+                elif event.type == TOKEN:
+                    pending -= len(_text(event))
+                if pending < max_pending_chars:
+                    room.set()
                 yield event
             if ended and not queue:
                 if failure is not None:

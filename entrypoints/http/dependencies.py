@@ -14,10 +14,10 @@ from litestar.di import Provide
 
 from application.agents import AgentService
 from application.audit import Auditor
-from application.chat import ChatService
 from application.conversations import ConversationQueries
 from application.diagnostics import Diagnostics
 from application.knowledge import KnowledgeService
+from application.live_chat import ChatTurns
 from domain.audit import Actor
 from entrypoints.container import Container
 from entrypoints.http.client_address import client_address
@@ -29,8 +29,8 @@ def _container(state: State) -> Container:
     return container
 
 
-def provide_chat(state: State) -> ChatService:
-    return _container(state).chat_service()
+def provide_chat_turns(state: State) -> ChatTurns:
+    return _container(state).chat_turns()
 
 
 def provide_agents(state: State) -> AgentService:
@@ -59,7 +59,7 @@ def provide_actor(request: Request[Any, Any, Any]) -> Actor:
 
 
 DEPENDENCIES = {
-    "chat": Provide(provide_chat, sync_to_thread=False),
+    "chat_turns": Provide(provide_chat_turns, sync_to_thread=False),
     "agents": Provide(provide_agents, sync_to_thread=False),
     "queries": Provide(provide_queries, sync_to_thread=False),
     "diagnostics": Provide(provide_diagnostics, sync_to_thread=False),

@@ -1,4 +1,5 @@
-"""Stream events as the JSON frames of PRODUCT.md ("WebSocket stream"), shared by WebSocket and SSE."""
+"""Conversation events as the JSON frames of PRODUCT.md ("WebSocket stream", "Live conversations"), shared by
+the WebSocket and SSE: the feed's fields plus `event_id`, and `seq` counted per connection."""
 
 from __future__ import annotations
 
@@ -6,44 +7,21 @@ from typing import Any
 
 import msgspec
 
-from application.events import SourcesFound, StreamEvent, TokenProduced, TurnEnded, TurnFailed, TurnStarted
-from entrypoints.http.schemas import sources_out, usage_out
+from application.conversation_events import error_fields
+from application.ports.feed import FeedEvent
 
 _encoder = msgspec.json.Encoder()
 
 
-def event_payload(event: StreamEvent) -> dict[str, Any]:
-    match event:
-        case TokenProduced(content):
-            return {"type": "token", "content": content}
-        case TurnStarted(message_id, conversation_id):
-            return {"type": "start", "message_id": message_id, "conversation_id": conversation_id}
-        case SourcesFound(sources):
-            return {"type": "sources", "sources": sources_out(sources)}
-        case TurnEnded(message_id, answer, usage, model):
-            return {
-                "type": "end",
-                "message_id": message_id,
-                "answer": answer,
-                "usage": usage_out(usage),
-                "model": model,
-            }
-        case TurnFailed(code, detail, retry_after):
-            return error_payload(code, detail, retry_after)
-    raise TypeError(f"unknown stream event {event!r}")
+def feed_payload(event: FeedEvent) -> dict[str, Any]:
+    return {"type": event.type, **event.data, "event_id": event.event_id}
 
 
 def error_payload(code: str, detail: str, retry_after: float | None = None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
-    if retry_after is not None:
-        payload["retry_after"] = retry_after
-    return payload
+    """An `error` event about this connection's own request (a refusal): no `event_id`."""
+    return {"type": "error", **error_fields(code, detail, retry_after)}
 
 
 def encode_payload(payload: dict[str, Any], seq: int) -> str:
     payload["seq"] = seq
     return _encoder.encode(payload).decode()
-
-
-def encode_event(event: StreamEvent, seq: int) -> str:
-    return encode_payload(event_payload(event), seq)
