@@ -51,14 +51,15 @@ def error_fields(code: str, detail: str, retry_after: float | None = None) -> di
 
 
 def turn_event(event: StreamEvent, message_id: str) -> tuple[str, dict[str, Any]]:
-    """A streamed turn's event; an `error` names the reply it ended (`message_id`) so every client can tell."""
+    """A streamed turn's event. Token pieces and an `error` name their reply (`message_id`), so a client
+    following a conversation where two turns overlap (two tabs) can tell the answers apart."""
     match event:
         case TokenProduced(content):
-            return TOKEN, {"content": content}
+            return TOKEN, {"content": content, "message_id": message_id}
         case TurnStarted(reply_id, conversation_id):
             return START, {"message_id": reply_id, "conversation_id": conversation_id}
         case SourcesFound(sources):
-            return SOURCES, {"sources": [source_fields(s) for s in sources]}
+            return SOURCES, {"sources": [source_fields(s) for s in sources], "message_id": message_id}
         case TurnEnded(reply_id, answer, usage, model):
             return END, {
                 "message_id": reply_id,

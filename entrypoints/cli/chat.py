@@ -100,11 +100,9 @@ def chat(
             try:
                 _turn(ws, text, origin, agent)
             except KeyboardInterrupt:
-                # Ctrl-C during an answer stops following it and returns to the prompt. The connection is
-                # replaced so the rest of that answer's events cannot spill into the next turn.
+                # Ctrl-C during an answer stops following it and returns to the prompt; the answer goes
+                # on on the server (it is kept), and its later events are skipped by the next turn.
                 console.print("\n[yellow](answer stopped)[/]")
-                ws.close()
-                ws = _open(url, server)
         ws.close()  # the one opened last (closing twice is harmless)
 
 
@@ -125,9 +123,21 @@ def _turn(ws: ClientConnection, text: str, origin: str, agent: int) -> bool:
         ws.send(json.dumps({"message": text, "origin": origin}))
         sources: list[dict[str, Any]] = []
         started = False
+        asked = False  # our message came back as the conversation's `visitor_message`
+        reply: str | None = None  # our answer's message_id: other answers' events are not ours to print
         while True:
             event = json.loads(ws.recv(timeout=TURN_TIMEOUT))
             kind = event.get("type")
+            if kind == "visitor_message":
+                asked = asked or event.get("content") == text
+                continue
+            if "event_id" in event:  # a conversation event (a refusal of our frame has none)
+                if not asked:
+                    continue  # an earlier answer (one stopped with Ctrl-C) still streaming
+                if kind == "start" and reply is None:
+                    reply = event.get("message_id")
+                elif event.get("message_id") != reply:
+                    continue
             if kind == "start":
                 started = True
                 console.print("[bold cyan]agent›[/] ", end="")

@@ -15,7 +15,7 @@ from litestar.types import Message, Scope
 
 def install_allow_fix(app: Litestar) -> None:
     methods = {
-        route.path_format: ", ".join(sorted(route.methods))
+        route.path_format: ", ".join(sorted(m for m in route.methods if m.isupper()))
         for route in app.routes
         if isinstance(route, HTTPRoute)
     }

@@ -148,7 +148,7 @@ class ChatSocket:
                 await self._refuse_counted("turn_in_progress", "Wait for the current answer to end first.")
                 continue
             self._relay_from(self._connected_at)
-            self._held = []
+            self._own, self._held = None, []
             self._submitting = asyncio.create_task(self._submit(request))
 
     async def _parse(self, raw: str | bytes) -> dict[str, Any] | None:

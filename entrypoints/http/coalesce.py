@@ -2,7 +2,7 @@
 
 A connection reads its conversation's feed by a task of its own while its sender works: an event goes out as
 soon as the sender is free, and the `token` events that arrived while a frame was still being sent leave as
-one `token` frame carrying the last one's `event_id` (ids then skip forward, never back; PRODUCT.md). Their
+one `token` frame (per reply) carrying the last one's `event_id` (ids then skip forward, never back; PRODUCT.md). Their
 concatenation is unchanged, so it still equals `end.answer`.
 
 The events waiting are bounded (`max_pending_chars` of token text): beyond it the feed is not read until the
@@ -26,6 +26,10 @@ MAX_PENDING_CHARS = 65_536
 def _text(event: FeedEvent) -> str:
     content = event.data.get("content", "")
     return content if isinstance(content, str) else ""
+
+
+def _same_reply(token: FeedEvent, other: FeedEvent) -> bool:
+    return other.type == TOKEN and other.data.get("message_id") == token.data.get("message_id")
 
 
 async def coalesced(
@@ -66,9 +70,9 @@ async def coalesced(
             ready.clear()
             while queue:
                 event = queue.popleft()
-                if event.type == TOKEN and queue and queue[0].type == TOKEN:
+                if event.type == TOKEN and queue and _same_reply(event, queue[0]):
                     pieces = [_text(event)]
-                    while queue and queue[0].type == TOKEN:
+                    while queue and _same_reply(event, queue[0]):
                         event = queue.popleft()
                         pieces.append(_text(event))
                     event = replace(event, data={**event.data, "content": "".join(pieces)})

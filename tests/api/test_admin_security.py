@@ -163,7 +163,7 @@ def test_a_websocket_with_a_foreign_host_is_refused_even_with_a_matching_origin(
             assert refused.value.code == 1008
             with client.websocket_connect("/api/v1/chat/stream/h-2/1", headers={"Origin": OWN}) as ws:
                 ws.send_json({"message": "hola"})
-                assert ws.receive_json()["type"] == "start"
+                assert ws.receive_json()["type"] == "visitor_message"
 
 
 # --- 5. wrong keys are throttled; refused preflights are JSON ------------------------------------------------

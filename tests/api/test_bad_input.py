@@ -103,7 +103,7 @@ def test_deeply_nested_frame_is_an_error_event(client: TestClient) -> None:
         event = ws.receive_json()
         assert (event["type"], event["code"]) == ("error", "malformed_json")
         ws.send_json({"message": "hola"})  # the connection stays usable
-        assert ws.receive_json()["type"] == "start"
+        assert ws.receive_json()["type"] == "visitor_message"
 
 
 def test_nul_byte_in_a_static_path_is_404(client: TestClient) -> None:

@@ -20,13 +20,17 @@ def read_turn(ws) -> list[dict]:
 
 
 def assert_turn(events: list[dict]) -> None:
-    assert [e["type"] for e in events[:2]] == ["start", "sources"]
+    """The visitor's message, then its answer: start, sources, tokens, end — each with its event_id."""
+    assert [e["type"] for e in events[:3]] == ["visitor_message", "start", "sources"]
     assert events[-1]["type"] == "end"
-    assert {e["type"] for e in events[2:-1]} == {"token"}
-    assert "".join(e["content"] for e in events[2:-1]) == events[-1]["answer"]
-    assert events[0]["message_id"] == events[-1]["message_id"]
-    assert set(events[-1]) == {"type", "message_id", "answer", "usage", "model", "seq"}
-    assert set(events[0]) == {"type", "message_id", "conversation_id", "seq"}
+    assert {e["type"] for e in events[3:-1]} == {"token"}
+    assert "".join(e["content"] for e in events[3:-1]) == events[-1]["answer"]
+    assert events[1]["message_id"] == events[-1]["message_id"] != events[0]["message_id"]
+    assert set(events[-1]) == {"type", "message_id", "answer", "usage", "model", "seq", "event_id"}
+    assert set(events[1]) == {"type", "message_id", "conversation_id", "seq", "event_id"}
+    assert set(events[0]) == {"type", "message_id", "content", "seq", "event_id"}
+    ids = [e["event_id"] for e in events]
+    assert ids == sorted(set(ids)), ids  # counting up, never back
 
 
 @pytest.mark.parametrize(
@@ -43,9 +47,10 @@ def test_several_turns_on_one_connection_with_increasing_seq(client: TestClient,
     assert_turn(second)
     seqs = [e["seq"] for e in first + second]
     assert seqs == list(range(1, len(seqs) + 1))
-    assert first[0]["conversation_id"] == second[0]["conversation_id"]
+    assert first[1]["conversation_id"] == second[1]["conversation_id"]
+    assert second[0]["event_id"] > first[-1]["event_id"]  # one conversation: its ids go on counting
 
-    messages = client.get(f"/api/v1/conversations/{first[0]['conversation_id']}/messages").json()
+    messages = client.get(f"/api/v1/conversations/{first[1]['conversation_id']}/messages").json()
     assert [(m["role"], m["content"]) for m in messages] == [
         ("user", "primera pregunta"),
         ("assistant", first[-1]["answer"]),
@@ -115,8 +120,10 @@ def test_a_provider_down_ends_the_turn_with_an_error_not_the_connection(
     model.fail_before_first_token = True
     with client.websocket_connect("/api/v1/chat/stream/ws-5/1") as ws:
         ws.send_json({"message": "hola"})
-        error = ws.receive_json()
+        said, error = ws.receive_json(), ws.receive_json()
+        assert said["type"] == "visitor_message"  # kept and shown, although unanswered
         assert (error["type"], error["code"]) == ("error", "llm_unavailable")
+        assert error["message_id"] and error["event_id"] == said["event_id"] + 1
         model.fail_before_first_token = False
         ws.send_json({"message": "otra vez"})
         assert_turn(read_turn(ws))
@@ -152,27 +159,62 @@ def test_sse_failure_after_the_stream_started_is_an_error_event(
     assert events[-1]["type"] == "error" and events[-1]["code"] == "llm_stream_failed"
 
 
-def test_a_client_closing_mid_stream_leaves_an_interrupted_reply(
-    client: TestClient, model: ScriptedChatModel
-) -> None:
-    import time
-
+def _leave_mid_answer(client: TestClient, model: ScriptedChatModel, session: str) -> dict:
     model.answer = "una respuesta larga que llega despacio palabra a palabra"
     model.piece_delay = 0.05
-    with client.websocket_connect("/api/v1/chat/stream/ws-cut/1") as ws:
+    with client.websocket_connect(f"/api/v1/chat/stream/{session}/1") as ws:
         ws.send_json({"message": "cuéntame"})
+        assert ws.receive_json()["type"] == "visitor_message"
         start = ws.receive_json()
         ws.receive_json()  # sources
         first = ws.receive_json()
         assert first["type"] == "token"
-    # the socket is closed here, mid-answer
+    return start  # the socket is closed here, mid-answer
+
+
+def _final_reply(client: TestClient, start: dict) -> dict:
+    import time
 
     url = f"/api/v1/conversations/{start['conversation_id']}/messages"
-    for _ in range(50):
+    for _ in range(100):
         reply = client.get(url).json()[-1]
-        if reply["content"]:
+        if reply["status"] != "interrupted":
             break
         time.sleep(0.05)
+    return reply
+
+
+def test_a_client_closing_mid_stream_does_not_stop_its_answer(
+    client: TestClient, model: ScriptedChatModel
+) -> None:
+    start = _leave_mid_answer(client, model, "ws-cut")
+    reply = _final_reply(client, start)
+    assert reply["id"] == start["message_id"] and reply["status"] == "complete"
+    assert reply["content"] == model.answer  # streamed to its end with nobody connected
+
+
+def test_with_stream_on_disconnect_cancel_a_client_closing_leaves_an_interrupted_reply(
+    model: ScriptedChatModel,
+) -> None:
+    import time
+
+    from tests.api.test_rate_limits import make_client
+
+    with make_client(model, STREAM_ON_DISCONNECT="cancel") as client:
+        start = _leave_mid_answer(client, model, "ws-cancel")
+        url = f"/api/v1/conversations/{start['conversation_id']}/messages"
+        for _ in range(50):
+            reply = client.get(url).json()[-1]
+            if reply["content"]:
+                break
+            time.sleep(0.05)
     assert reply["id"] == start["message_id"] and reply["status"] == "interrupted"
     assert reply["content"].startswith("una ") and reply["content"] != model.answer
     assert model.closed_streams == 1  # the provider stream was closed, not left running
+
+
+def test_sse_events_carry_their_event_id_as_the_id_line(client: TestClient) -> None:
+    r = client.post("/api/v1/chat/stream", json={"agent_id": 1, "message": "hola", "session_id": "sse-id"})
+    ids = [int(line[len("id: ") :]) for line in r.text.splitlines() if line.startswith("id: ")]
+    events = sse_events(r.text)
+    assert ids == [e["event_id"] for e in events] and ids == list(range(1, len(events) + 1))

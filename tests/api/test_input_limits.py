@@ -116,7 +116,7 @@ def test_one_turn_at_a_time(client: TestClient, model: ScriptedChatModel) -> Non
     model.piece_delay = 0.05
     with client.websocket_connect("/api/v1/chat/stream/in-turn/1") as ws:
         ws.send_json({"message": "primera"})
-        assert ws.receive_json()["type"] == "start"
+        assert ws.receive_json()["type"] == "visitor_message"
         ws.send_json({"message": "segunda, demasiado pronto"})
         events = read_turn_through_error(ws)
         assert any(e["type"] == "error" and e["code"] == "turn_in_progress" for e in events)
@@ -150,8 +150,8 @@ def test_connections_per_session_are_capped(model: ScriptedChatModel) -> None:
             assert closed.value.code == 1008
             with client.websocket_connect("/api/v1/chat/stream/other/1") as other:
                 other.send_json({"message": "hola"})
-                assert other.receive_json()["type"] == "start"
+                assert other.receive_json()["type"] == "visitor_message"
         # Closed connections free their places.
         with client.websocket_connect("/api/v1/chat/stream/cap/1") as again:
             again.send_json({"message": "hola"})
-            assert again.receive_json()["type"] == "start"
+            assert again.receive_json()["type"] == "visitor_message"

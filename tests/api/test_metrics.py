@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from dependency_injector import providers
 from litestar.testing import TestClient
 from prometheus_client import REGISTRY
@@ -43,6 +45,13 @@ def test_a_rest_turn_moves_turns_tokens_latency_and_request_counters(client: Tes
     r = client.post("/api/v1/chat", json={"agent_id": 1, "message": "hola", "session_id": "m-1"})
     assert r.status_code == 200
     after = scrape(client)
+    for _ in range(50):  # the server ends the closed connection's handler a moment after the client left
+        if value(after, "centralita_websocket_connections") == value(
+            before, "centralita_websocket_connections"
+        ):
+            break
+        time.sleep(0.02)
+        after = scrape(client)
 
     turns = "centralita_chat_turns_total"
     assert delta(before, after, turns, agent="1", channel="rest", outcome="complete", code="") == 1
@@ -74,6 +83,13 @@ def test_failures_are_counted_by_code_and_unknown_agents_do_not_make_new_series(
         == 503
     )
     after = scrape(client)
+    for _ in range(50):  # the server ends the closed connection's handler a moment after the client left
+        if value(after, "centralita_websocket_connections") == value(
+            before, "centralita_websocket_connections"
+        ):
+            break
+        time.sleep(0.02)
+        after = scrape(client)
 
     turns = "centralita_chat_turns_total"
     assert (
@@ -101,6 +117,13 @@ def test_streams_count_by_channel_with_first_token_time(client: TestClient) -> N
         while ws.receive_json()["type"] != "end":
             pass
     after = scrape(client)
+    for _ in range(50):  # the server ends the closed connection's handler a moment after the client left
+        if value(after, "centralita_websocket_connections") == value(
+            before, "centralita_websocket_connections"
+        ):
+            break
+        time.sleep(0.02)
+        after = scrape(client)
 
     turns = "centralita_chat_turns_total"
     assert delta(before, after, turns, agent="1", channel="sse", outcome="complete", code="") == 1

@@ -119,7 +119,7 @@ def test_an_interrupted_stream_is_charged_by_estimate(model: ScriptedChatModel) 
     with make_client(model, VISITOR_DAILY_TOKEN_QUOTA=1_000_000) as client:
         with client.websocket_connect("/api/v1/chat/stream/q-int/1") as ws:
             ws.send_json({"message": "cuéntame"})
-            assert ws.receive_json()["type"] == "start"
+            assert ws.receive_json()["type"] == "visitor_message"
         quota = client.app.state.container.usage_quota()
         deadline = time.monotonic() + 5
         while not (spent := asyncio.run(quota.used("q-int", datetime.now(UTC).date()))):

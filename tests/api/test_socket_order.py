@@ -15,13 +15,13 @@ from tests.fakes.chat_model import ScriptedChatModel
 @pytest.fixture(autouse=True)
 def slow_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     """Turn setup (store writes, retrieval) takes a while, as on MongoDB: the second frame arrives during it."""
-    original = ChatService.open_stream
+    original = ChatService.prepare
 
-    async def open_stream(self: ChatService, request: Any) -> Any:
+    async def prepare(self: ChatService, accepted: Any) -> Any:
         await asyncio.sleep(0.3)
-        return await original(self, request)
+        return await original(self, accepted)
 
-    monkeypatch.setattr(ChatService, "open_stream", open_stream)
+    monkeypatch.setattr(ChatService, "prepare", prepare)
 
 
 PATHS = ["/api/v1/chat/stream/{session}/1", "/api/v1/groq/chat/stream/{session}/1"]
@@ -45,7 +45,7 @@ def test_a_second_frame_during_setup_is_refused_after_the_first_turns_start(path
         ws.send_json({"message": "primera"})
         ws.send_json({"message": "segunda"})
         events = _until_end(ws)
-    assert events[0]["type"] == "start" and events[0]["seq"] == 1, events[:3]
+    assert [(e["type"], e["seq"]) for e in events[:2]] == [("visitor_message", 1), ("start", 2)], events[:3]
     refusals = [e for e in events if e["type"] == "error"]
     assert [e["code"] for e in refusals] == ["turn_in_progress"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
@@ -62,7 +62,7 @@ def test_a_rate_limited_frame_during_setup_is_refused_after_the_first_turns_star
         ws.send_json({"message": "primera"})
         ws.send_json({"message": "segunda"})
         events = _until_end(ws)
-    assert events[0]["type"] == "start" and events[0]["seq"] == 1, events[:3]
+    assert [(e["type"], e["seq"]) for e in events[:2]] == [("visitor_message", 1), ("start", 2)], events[:3]
     assert [e["code"] for e in events if e["type"] == "error"] == ["rate_limited"]
 
 
@@ -84,4 +84,4 @@ def test_connections_beyond_the_per_address_cap_are_refused_with_1008() -> None:
         assert refusal["type"] == "error" and refusal["code"] == "too_many_connections"
         with client.websocket_connect("/api/v1/chat/stream/ip-d/1") as again:  # the others left: room again
             again.send_json({"message": "hola"})
-            assert again.receive_json()["type"] == "start"
+            assert again.receive_json()["type"] == "visitor_message"
