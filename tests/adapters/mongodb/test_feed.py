@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from adapters.mongodb.embedded_server import EmbeddedMongoServer
 from adapters.mongodb.feed import EVENTS, MongoConversationFeed
 from application.ports.feed import ConversationFeed
+from domain.errors import StoreUnavailable
 from tests.contracts.feed import (
     HOUR,
     T0,
@@ -133,6 +138,65 @@ class TestMongoConversationFeed(ConversationFeedContract):
         finally:
             await a.close()
             await b.close()
+
+    async def test_a_broken_change_stream_is_resumed_from_its_token(
+        self,
+        mongo_db: AsyncDatabase[Any],
+        second_db: AsyncDatabase[Any],
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        from pymongo.asynchronous.change_stream import AsyncChangeStream
+        from pymongo.errors import AutoReconnect
+
+        original = AsyncChangeStream.__anext__
+        calls = 0
+
+        async def breaks_once(stream: AsyncChangeStream[Any]) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # right after the first event
+                raise AutoReconnect("connection reset by peer")
+            return await original(stream)
+
+        monkeypatch.setattr(AsyncChangeStream, "__anext__", breaks_once)
+        a = MongoConversationFeed(mongo_db)
+        b = MongoConversationFeed(second_db)
+        try:
+            async with b.subscribe("c1", 0) as events:
+                await append_many(a, 1)
+                assert ids(await take(events, 1)) == [1]
+                await append_many(a, 2)  # only the stream brings them: nothing later would show a gap
+                assert ids(await take(events, 2)) == [2, 3]
+                await nothing_more(events)
+            assert calls > 2
+            assert "change stream failed" in caplog.text
+        finally:
+            await a.close()
+            await b.close()
+
+
+async def test_a_dead_server_is_store_unavailable(tmp_path: Path) -> None:
+    server = EmbeddedMongoServer(tmp_path)
+    uri = await server.start()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=300)
+    feed = MongoConversationFeed(client["feed_faults"])
+    try:
+        await feed.append("c1", "start", {}, T0)
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGKILL)
+        await server.stop()  # reaps it (no restart)
+        with pytest.raises(StoreUnavailable, match="append a conversation event"):
+            await feed.append("c1", "token", {}, T0)
+        with pytest.raises(StoreUnavailable, match="open a conversation feed"):
+            async with feed.subscribe("c1", 0):
+                pass
+        with pytest.raises(StoreUnavailable):
+            await feed.last_event_id("c1")
+    finally:
+        await feed.close()
+        await server.stop()
+        await client.close()
 
 
 class TestLiveMongoConversationFeed(ConversationFeedContract):
