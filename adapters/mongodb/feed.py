@@ -235,6 +235,7 @@ class MongoConversationFeed(ConversationFeed):
         if self._following is None:
             self._following = asyncio.get_running_loop().create_future()
             self._follower = asyncio.create_task(self._run_follower(self._following))
+            self._follower.add_done_callback(_log_failure)
         await asyncio.shield(self._following)
 
     async def _run_follower(self, ready: asyncio.Future[None]) -> None:
@@ -271,9 +272,7 @@ class MongoConversationFeed(ConversationFeed):
                     async for change in stream:
                         token = stream.resume_token
                         failures = 0
-                        event = _event(change["fullDocument"])
-                        self._remember(event.conversation_id, event.event_id)
-                        self._fanout.publish(event)
+                        self._arrived(change.get("fullDocument"))
             except PyMongoError as error:
                 delay = _RETRY_DELAYS[min(failures, len(_RETRY_DELAYS) - 1)]
                 failures += 1
@@ -311,14 +310,22 @@ class MongoConversationFeed(ConversationFeed):
                     clauses = [{"conversation_id": c, "event_id": {"$gt": last}} for c, last in chunk]
                     cursor = self._events.find({"$or": clauses}, sort=[("event_id", ASCENDING)])
                     async for document in cursor:
-                        event = _event(document)
-                        self._remember(event.conversation_id, event.event_id)
-                        self._fanout.publish(event)
+                        self._arrived(document)
                 failures = 0
             except PyMongoError as error:
                 failures += 1
                 log.warning("conversation feed: polling failed (%s)", error)
                 await asyncio.sleep(_RETRY_DELAYS[min(failures, len(_RETRY_DELAYS) - 1)])
+
+    def _arrived(self, document: Document | None) -> None:
+        """An event another process (or this one) stored: to the subscribers here, if any."""
+        try:
+            event = _event(document or {})
+        except (KeyError, TypeError, ValueError, AttributeError):  # not written by this adapter: skip it
+            log.warning("conversation feed: skipped a malformed %s document", EVENTS)
+            return
+        self._remember(event.conversation_id, event.event_id)
+        self._fanout.publish(event)
 
     async def close(self) -> None:
         self._closed = True
@@ -328,6 +335,11 @@ class MongoConversationFeed(ConversationFeed):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._follower
             self._follower = None
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("conversation feed: stopped following other processes: %r", error)
 
 
 async def _store_errors(events: AsyncIterator[FeedEvent]) -> AsyncGenerator[FeedEvent, None]:
