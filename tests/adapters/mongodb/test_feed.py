@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from adapters.mongodb.embedded_server import EmbeddedMongoServer
 from adapters.mongodb.feed import EVENTS, MongoConversationFeed
 from application.ports.feed import ConversationFeed
-from domain.errors import StoreUnavailable
+from domain.errors import ResumeGap, StoreUnavailable
 from tests.contracts.feed import (
     HOUR,
     T0,
@@ -81,6 +81,25 @@ class TestMongoConversationFeed(ConversationFeedContract):
         indexes = await mongo_db[EVENTS].index_information()
         assert indexes["expiry"]["expireAfterSeconds"] == 0
         assert indexes["conversation_event"]["unique"]
+
+    async def test_a_restarted_app_numbers_on_after_every_event_expired(
+        self, mongo_db: AsyncDatabase[Any], expire: Expire
+    ) -> None:
+        before = MongoConversationFeed(mongo_db, HOUR)
+        await append_many(before, 3, at=T0)
+        await before.close()
+        await expire(T0 + 2 * HOUR)
+        assert await mongo_db[EVENTS].count_documents({}) == 0
+        after = MongoConversationFeed(mongo_db, HOUR)  # nothing cached: only the head remembers 3
+        try:
+            assert await after.last_event_id("c1") == 3
+            assert (await after.append("c1", "start", {}, T0 + 2 * HOUR)).event_id == 4
+            with pytest.raises(ResumeGap) as gap:
+                async with after.subscribe("c1", 2):
+                    pass
+            assert gap.value.oldest_kept == 4
+        finally:
+            await after.close()
 
     async def test_a_subscriber_on_another_process_follows_in_order(
         self, mongo_db: AsyncDatabase[Any], second_db: AsyncDatabase[Any]
