@@ -11,7 +11,9 @@ The store is the truth; the buffer is only a shortcut. A subscriber therefore ne
   re-reads the store after the last event it yielded, page by page.
 
 Stored events that are gone while a subscriber still needed them (pruned: it was more than the retention
-window behind) end its iteration with ResumeGap, like entering from too old an `event_id` does.
+window behind, or a hole because writers' clocks disagreed near the retention edge) end its iteration with
+ResumeGap, like entering from too old an `event_id` does: an event is never skipped. Missing events that a
+later id says must exist are re-read three times within ~0.3 s before that.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ReadAfter = Callable[[str, int, int], Awaitable[list[FeedEvent]]]
 """`read(conversation_id, after, limit)`: the stored events `after < event_id <= after + limit`, in order."""
 
 PAGE = 500  # events read from the store at a time when catching up
+_SETTLE = (0.01, 0.05, 0.2)  # seconds between re-reads of events that should be stored but are not (yet)
 
 
 class _Subscriber:
@@ -127,11 +130,9 @@ class Fanout:
                 if event.event_id <= last:
                     continue
                 if event.event_id > last + 1:  # some never reached the buffer: the store has them
-                    for missing in await self._stored(conversation_id, last, event.event_id - 1 - last):
+                    for missing in await self._missing(conversation_id, last, event.event_id):
                         yield missing
                         last = missing.event_id
-                    if last + 1 != event.event_id:
-                        raise ResumeGap(last, event.event_id)
                 yield event
                 last = event.event_id
             else:
@@ -140,6 +141,19 @@ class Fanout:
 
     async def _stored(self, conversation_id: str, after: int, limit: int) -> list[FeedEvent]:
         page = await self._read(conversation_id, after, limit)
-        if page and page[0].event_id != after + 1:  # pruned while this subscriber still needed them
-            raise ResumeGap(after, page[0].event_id)
+        for expected, event in enumerate(page, after + 1):
+            if event.event_id != expected:  # pruned while this subscriber still needed them
+                raise ResumeGap(after, event.event_id)
         return page
+
+    async def _missing(self, conversation_id: str, last: int, upto: int) -> list[FeedEvent]:
+        """The stored events between `last` and `upto` (both excluded), all of them or ResumeGap."""
+        for delay in (*_SETTLE, None):
+            page = await self._stored(conversation_id, last, upto - 1 - last)
+            if len(page) == upto - 1 - last:
+                return page
+            if delay is None:
+                break
+            # Short: pruned, or (defensively) not yet readable although a later id was already given out.
+            await asyncio.sleep(delay)
+        raise ResumeGap(last, upto)

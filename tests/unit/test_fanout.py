@@ -74,6 +74,17 @@ async def test_events_pruned_while_still_needed_end_with_resume_gap() -> None:
         assert (gap.value.after_event_id, gap.value.oldest_kept) == (0, 3)
 
 
+async def test_a_hole_in_the_stored_events_is_a_resume_gap_never_a_skip() -> None:
+    store = SlowStore()
+    store.add(4)
+    del store.events[2]  # 3 expired before 4 (the writers' clocks disagree)
+    fanout = Fanout(store.read, buffer=10)
+    async with fanout.follow("c", 0, no_gap) as events:
+        with pytest.raises(ResumeGap) as gap:
+            await take(events, 4)
+        assert gap.value.oldest_kept == 4
+
+
 async def test_a_negative_after_event_id_is_refused() -> None:
     fanout = Fanout(SlowStore().read, buffer=1)
     with pytest.raises(ValueError):
