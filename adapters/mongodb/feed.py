@@ -172,6 +172,8 @@ class MongoConversationFeed(ConversationFeed):
         self, conversation_id: str, after_event_id: int
     ) -> AbstractAsyncContextManager[AsyncIterator[FeedEvent]]:
         async def check() -> None:
+            if self._closed:  # its iterator ends at once; the client may be closed already
+                return
             try:
                 await self._follow()  # on before the store is read, so nothing falls in between
                 await self._check_gap(conversation_id, after_event_id)

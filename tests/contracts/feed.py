@@ -233,3 +233,6 @@ class ConversationFeedContract:
             await feed.close()
             with pytest.raises(StopAsyncIteration):
                 await asyncio.wait_for(waiting, TIMEOUT)
+        async with feed.subscribe("c1", 0) as events:  # after close: ends at once
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(anext(events), TIMEOUT)
