@@ -6,6 +6,7 @@ selected provider at startup so that a bad setting fails fast with a clear messa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -29,6 +30,7 @@ from adapters.mongodb.agents import MongoAgentRepository
 from adapters.mongodb.audit import MongoAuditLog
 from adapters.mongodb.connection import MongoConnection
 from adapters.mongodb.conversations import MongoConversationRepository
+from adapters.mongodb.feed import MongoConversationFeed
 from adapters.mongodb.health import MongoHealthProbe
 from adapters.mongodb.knowledge import MongoKnowledgeRecords, MongoKnowledgeStore
 from adapters.mongodb.limits import MongoRateLimiter, MongoUsageQuota
@@ -88,6 +90,10 @@ def atlas_store(db: Any, settings: Settings) -> KnowledgeStore:
     )
 
 
+def feed_retention(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.feed_retention_hours)
+
+
 def traffic_limits(settings: Settings) -> TrafficLimits:
     return TrafficLimits(
         settings.rate_limit_session_per_minute,
@@ -139,15 +145,18 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryConversationRepository),
         mongodb=providers.Singleton(MongoConversationRepository, mongo_database),
     )
-    conversation_feed = providers.Selector(
-        storage,
-        memory=providers.Singleton(MemoryConversationFeed),
-        mongodb=providers.Singleton(MemoryConversationFeed),  # until the MongoDB feed lands
-    )
     audit_log = providers.Selector(
         storage,
         memory=providers.Singleton(MemoryAuditLog),
         mongodb=providers.Singleton(MongoAuditLog, mongo_database),
+    )
+    # The live feed of each conversation: per process in memory; in MongoDB followed by every process and host.
+    conversation_feed = providers.Selector(
+        storage,
+        memory=providers.Singleton(MemoryConversationFeed, providers.Callable(feed_retention, settings)),
+        mongodb=providers.Singleton(
+            MongoConversationFeed, mongo_database, providers.Callable(feed_retention, settings)
+        ),
     )
     store_probe = providers.Selector(
         storage,
@@ -246,6 +255,7 @@ def resolve_all(container: Container) -> None:
         container.visitors,
         container.conversations,
         container.audit_log,
+        container.conversation_feed,
         container.auditor,
         container.embedder,
         container.knowledge_store,

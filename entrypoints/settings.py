@@ -253,6 +253,13 @@ class Settings(BaseSettings):
         validation_alias="HSTS_MAX_AGE",
         description="Seconds of Strict-Transport-Security to send (set it when served over HTTPS); 0 = no header.",
     )
+    feed_retention_hours: float = Field(
+        24,
+        gt=0,
+        le=24 * 365,
+        validation_alias="FEED_RETENTION_HOURS",
+        description="How long a conversation's live events are kept for clients to resume from (`resume_gap` after).",
+    )
     history_token_budget: int = Field(
         3000,
         ge=0,

@@ -1,7 +1,8 @@
 """The indexes every store query relies on; `ensure_indexes(db)` creates them (idempotent).
 
 Run it once at startup, before serving. The unique ones are part of correctness, not only speed:
-(session_id, agent_id) makes `open` race-safe and (conversation_id, seq) guards message order.
+(session_id, agent_id) makes `open` race-safe, (conversation_id, seq) guards message order and
+(conversation_id, event_id) numbers a conversation's feed events without gaps.
 Agents, visitors and messages are found by `_id`, which needs no extra index.
 """
 
@@ -15,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from adapters.mongodb.audit import AUDIT_INDEXES
 from adapters.mongodb.documents import CONVERSATIONS, MESSAGES
 from adapters.mongodb.errors import store_operation
+from adapters.mongodb.feed import FEED_INDEXES
 from adapters.mongodb.limits import LIMIT_INDEXES
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -37,6 +39,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     **LIMIT_INDEXES,  # TTL indexes of the rate-limit and token-usage counters
     **AUDIT_INDEXES,  # the audit log, newest first (whole, by target, by agent)
+    **FEED_INDEXES,  # conversation events: unique (conversation_id, event_id) numbers them; TTL on expires_at
 }
 
 

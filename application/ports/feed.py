@@ -48,8 +48,14 @@ class ConversationFeed(ABC):
     ) -> AbstractAsyncContextManager[AsyncIterator[FeedEvent]]:
         """Follow a conversation: the iterator yields every event with `event_id > after_event_id` exactly once
         and in order, the stored ones first and then the live ones as they are appended, until the context
-        exits. Entering raises ResumeGap when events after `after_event_id` were already pruned. A subscriber
-        that falls behind is re-read from the store (a bounded buffer, never a lost or repeated event)."""
+        exits. `after_event_id` is 0 (from the first event) or more; beyond the newest one it yields the
+        events numbered above it only.
+
+        Entering (`async with`) raises ResumeGap when events after `after_event_id` were already pruned
+        (`oldest_kept - 1` is still fine), StoreUnavailable when the store cannot be read. A subscriber that
+        falls behind is re-read from the store (a bounded buffer, never a lost or repeated event); the
+        iterator itself raises ResumeGap only if the events it still needed were pruned meanwhile (it was
+        more than the retention window behind). After `close` the iterator ends (StopAsyncIteration)."""
 
     @abstractmethod
     async def last_event_id(self, conversation_id: str) -> int:
@@ -57,4 +63,5 @@ class ConversationFeed(ABC):
 
     @abstractmethod
     async def close(self) -> None:
-        """Stop following the store (at shutdown); open subscriptions end."""
+        """Stop following the store (at shutdown): open subscriptions' iterators end, later ones end at once.
+        Does not close the store's client (its owner does, after this)."""

@@ -97,6 +97,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if unfinished := await container.chat_turns().drain(seconds=5.0):
                 log.warning("shutting down with %d turn(s) whose reply may not be recorded", unfinished)
         finally:
+            # Open feed subscriptions end (their iterators stop) before the client under them closes.
+            await container.conversation_feed().close()
             if settings.storage == "mongodb":
                 await container.mongo().close()
 
