@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from application.paging import Page
 from application.ports.agents import AgentRepository
 from application.ports.conversations import ConversationRepository
+from application.ports.feed import ConversationFeed
 from application.ports.visitors import VisitorRepository
 from domain.bounds import validate_agent_id
 from domain.conversations import Conversation, Message, Role
 from domain.errors import AgentNotFound, ConversationNotFound, VisitorNotFound
 from domain.visitors import Visitor, validate_session_id
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorHistory:
+    """A visitor's own messages, and the newest event_id of the conversation read before them: resuming its
+    feed from there misses nothing (an event newer than a message may repeat it; clients key by message id)."""
+
+    messages: list[Message]
+    event_id: int
 
 
 class ConversationQueries:
@@ -18,10 +30,12 @@ class ConversationQueries:
         conversations: ConversationRepository,
         visitors: VisitorRepository,
         agents: AgentRepository,
+        feed: ConversationFeed | None = None,
     ) -> None:
         self._conversations = conversations
         self._visitors = visitors
         self._agents = agents
+        self._feed = feed
 
     async def find(self, session_id: str | None, agent_id: int | None, page: Page) -> list[Conversation]:
         if session_id is not None:
@@ -43,7 +57,7 @@ class ConversationQueries:
             raise VisitorNotFound(session_id)
         return visitor
 
-    async def visitor_history(self, session_id: str, agent_id: int, limit: int) -> list[Message]:
+    async def visitor_history(self, session_id: str, agent_id: int, limit: int) -> VisitorHistory:
         """The last `limit` user and assistant messages of a visitor with an agent, oldest first."""
         validate_session_id(session_id)
         Page(limit=limit)
@@ -51,6 +65,7 @@ class ConversationQueries:
             raise AgentNotFound(agent_id)
         matches = await self._conversations.find(session_id=session_id, agent_id=agent_id, limit=1, offset=0)
         if not matches:
-            return []
+            return VisitorHistory([], 0)
+        event_id = await self._feed.last_event_id(matches[0].id) if self._feed is not None else 0
         recent = await self._conversations.recent(matches[0].id, limit)
-        return [m for m in recent if m.role in (Role.USER, Role.ASSISTANT)]
+        return VisitorHistory([m for m in recent if m.role in (Role.USER, Role.ASSISTANT)], event_id)

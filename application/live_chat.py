@@ -167,6 +167,7 @@ class LiveChat(ChatTurns):
         self._admission = admission
         self._clock = clock
         self._tracker = chat.tracker
+        self._running: set[LiveTurn] = set()  # answers being produced by this process
 
     @property
     def on_disconnect(self) -> str:
@@ -185,6 +186,8 @@ class LiveChat(ChatTurns):
         )
         turn = LiveTurn(accepted, event.event_id)
         turn.task = self._tracker.spawn(self._run(turn, accepted, whole))
+        self._running.add(turn)
+        turn.task.add_done_callback(lambda _: self._running.discard(turn))
         return turn
 
     async def conversation_of(self, session_id: str, agent_id: int) -> str:
@@ -202,7 +205,14 @@ class LiveChat(ChatTurns):
         return await self._feed.last_event_id(conversation_id)
 
     async def drain(self, seconds: float) -> int:
-        return await self._chat.drain(seconds)
+        """Answers still running after `seconds` are stopped (stored `interrupted`, their clients told)."""
+        unfinished = await self._chat.drain(seconds)
+        if unfinished and self._running:
+            log.warning("stopping %d answer(s) still running at shutdown", len(self._running))
+            for turn in list(self._running):
+                turn.cancel()
+            unfinished = await self._chat.drain(2.0)
+        return unfinished
 
     async def _run(self, turn: LiveTurn, accepted: AcceptedTurn, whole: bool) -> None:
         try:

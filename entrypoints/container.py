@@ -233,7 +233,9 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda s: DocumentLimits(s.max_document_bytes), settings),
         audit=auditor,
     )
-    conversation_queries = providers.Singleton(ConversationQueries, conversations, visitors, agents)
+    conversation_queries = providers.Singleton(
+        ConversationQueries, conversations, visitors, agents, conversation_feed
+    )
     knowledge_probe = providers.Singleton(
         KnowledgeHealthProbe, knowledge_store, embedder, providers.Callable(knowledge_backend, settings)
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller, Response, get
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, Parameter
 
 from application.conversations import ConversationQueries
 from application.paging import Page
 from domain.bounds import DEFAULT_LIMIT, MAX_LIMIT
+from entrypoints.http.cors import LAST_EVENT_ID_HEADER
 from entrypoints.http.query import declared_query_only
 from entrypoints.http.schemas import (
     AgentIdFilter,
@@ -91,12 +93,29 @@ class HistoryController(Controller):
     # It pages by `?limit=` alone (the last N): `?offset=` is refused, not ignored.
     guards = [declared_query_only]
 
-    @get("/{session_id:str}/{agent_id:int}", summary="A visitor's own conversation with an agent")
+    @get(
+        "/{session_id:str}/{agent_id:int}",
+        summary="A visitor's own conversation with an agent",
+        description="The newest event_id of the conversation is in the `X-Last-Event-Id` header: resume the "
+        "stream from it (WebSocket `resume`, SSE `after_event_id`) to miss nothing after this history.",
+        response_headers=[
+            ResponseHeader(
+                name=LAST_EVENT_ID_HEADER,
+                description="The conversation's newest event_id (0: none yet).",
+                documentation_only=True,
+                required=True,
+            )
+        ],
+    )
     async def history(
         self,
         session_id: FromPath[str],
         agent_id: AgentIdParam,
         queries: NamedDependency[ConversationQueries],
         limit: RecentLimit = DEFAULT_LIMIT,
-    ) -> list[PublicMessageOut]:
-        return [public_message_out(m) for m in await queries.visitor_history(session_id, agent_id, limit)]
+    ) -> Response[list[PublicMessageOut]]:
+        history = await queries.visitor_history(session_id, agent_id, limit)
+        return Response(
+            [public_message_out(m) for m in history.messages],
+            headers={LAST_EVENT_ID_HEADER: str(history.event_id)},
+        )

@@ -16,6 +16,9 @@ from litestar.types import ASGIApp
 
 from entrypoints.http.errors import error_response
 
+# The chat history's newest event_id: readable by the widget on another origin (Access-Control-Expose-Headers).
+LAST_EVENT_ID_HEADER = "X-Last-Event-Id"
+
 
 class JsonCORSMiddleware(CORSMiddleware):
     def _create_preflight_response(self, origin: str, request_headers: Headers) -> Response[Any]:
@@ -29,4 +32,6 @@ class JsonCORSMiddleware(CORSMiddleware):
 
 def with_cors(app: ASGIApp, origins: list[str]) -> ASGIApp:
     """`app` behind CORS for `origins`; unchanged when none are set (browsers then get no CORS access)."""
-    return JsonCORSMiddleware(app, CORSConfig(allow_origins=origins)) if origins else app
+    if not origins:
+        return app
+    return JsonCORSMiddleware(app, CORSConfig(allow_origins=origins, expose_headers=[LAST_EVENT_ID_HEADER]))

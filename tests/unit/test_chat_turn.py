@@ -191,9 +191,9 @@ async def test_a_provider_down_before_the_stream_raises_before_any_event(world: 
 async def test_visitor_history_shows_only_that_visitors_messages(world: World) -> None:
     await world.chat.answer(ask("mío", session="a"))
     await world.chat.answer(ask("ajeno", session="b"))
-    history = await world.queries.visitor_history("a", 1, 100)
+    history = (await world.queries.visitor_history("a", 1, 100)).messages
     assert [m.content for m in history] == ["mío", "Echo: mío"]
-    assert await world.queries.visitor_history("nobody", 1, 100) == []
+    assert (await world.queries.visitor_history("nobody", 1, 100)).messages == []
     with pytest.raises(AgentNotFound):
         await world.queries.visitor_history("a", 42, 100)
     assert len(await world.queries.messages(history[0].conversation_id, Page(1, 1))) == 1
