@@ -7,9 +7,10 @@ Against the stand-in server (tests/browser/widget_stub_server.py), which speaks 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, WebSocket, expect
 
 from tests.browser.widget_page import QUESTION, WIDGET, answers, ask, assert_clean, open_demo, wait_answered
 from tests.browser.widget_stub_server import ANSWER, ANSWER_TOKENS, StubServer
@@ -35,6 +36,22 @@ WATCH_JS = """() => {
     if (window.__statuses[window.__statuses.length - 1] !== s) window.__statuses.push(s);
   }).observe(log, {subtree: true, childList: true, characterData: true, attributes: true});
 }"""
+
+
+@pytest.fixture(autouse=True)
+def _websocket_log(page: Page) -> Iterator[None]:
+    """Every frame the page's sockets sent and received, printed (shown by pytest when a test fails)."""
+    frames: list[str] = []
+
+    def follow(ws: WebSocket) -> None:
+        frames.append(f"OPEN {ws.url}")
+        ws.on("framesent", lambda p: frames.append(f"> {p!s}"))
+        ws.on("framereceived", lambda p: frames.append(f"< {p!s}"))
+        ws.on("close", lambda _: frames.append("CLOSE"))
+
+    page.on("websocket", follow)
+    yield
+    print("\n".join(frames))
 
 
 def sid_of(page: Page) -> str:
@@ -108,6 +125,7 @@ def test_a_message_sent_from_a_second_tab_appears_live_in_the_first(
         open_demo(second, stub_url)
         assert sid_of(second) == sid_of(page)
         ask(second, QUESTION)
+        page.bring_to_front()  # a background tab gets no animation frames: its DOM would grow in one go
         # The first tab shows the visitor's message and the answer streaming in, and waits its end to send.
         expect(page.locator(".cw-msg--user .cw-text")).to_have_text([QUESTION])
         expect(page.get_by_role("button", name="Enviar mensaje")).to_be_disabled()

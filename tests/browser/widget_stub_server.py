@@ -382,6 +382,7 @@ class StubServer:
             self.resumes.append(after)
             await follower.resume(after)
             return True
+        follower.start()
         message = payload.get("message") or payload.get("mensaje")
         if not isinstance(message, str) or not message.strip():
             await follower.emit(
@@ -539,12 +540,21 @@ _RESUME_GAP = {
 
 
 class _Follower:
-    """A connection following its conversation's feed: live from when it connected, or from a resume."""
+    """A connection following its conversation's feed: from a resume, else live from when it connected.
+
+    Nothing is sent before the client's first frame: were live events sent before a `resume` is read, the
+    replay would come after newer events, and the client, which skips every id up to the newest it applied,
+    would lose the replayed ones ("exactly once, in order" holds only this way).
+    """
 
     def __init__(self, stub: StubServer, feed: _Feed, emit: Any) -> None:
         self.stub, self.feed, self.emit = stub, feed, emit
         self.cursor = feed.last_id
-        self._pump: asyncio.Task[None] = asyncio.ensure_future(self._follow())
+        self._pump: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._follow())
 
     async def _held(self) -> None:
         # `deliver` is flipped from the test's thread, where an asyncio.Event cannot be set: poll it
@@ -565,9 +575,11 @@ class _Follower:
                 await self.emit(e)
 
     async def stop(self) -> None:
-        self._pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._pump
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
 
     async def resume(self, after: int) -> None:
         await self.stop()
@@ -582,7 +594,7 @@ class _Follower:
             self.cursor = replay[-1]["event_id"] if replay else after
             for e in replay:
                 await self.emit(e)
-        self._pump = asyncio.ensure_future(self._follow())
+        self.start()
 
 
 async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
