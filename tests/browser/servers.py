@@ -141,6 +141,11 @@ class RealServer:
         result: list[dict[str, object]] = r.json()
         return result
 
+    def speaks_event_ids(self) -> bool:
+        """Whether the server has issue 13's live conversations (its history route names the newest event)."""
+        r = httpx.get(f"{self.direct_url}/api/v1/chat/history/probe-event-ids/1", timeout=10)
+        return r.headers.get("x-last-event-id") is not None
+
 
 class HostPages:
     """Another site (its own origin on loopback) that embeds the widget, as a company's pages would.

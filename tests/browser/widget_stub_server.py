@@ -8,13 +8,26 @@ parallel. It implements just what the widget needs from /work/shared/PRODUCT.md:
 * ``GET /api/v1/chat/agents/{agent_id}``: ``{id, name, language, greeting, available, unavailable_code}`` (greeting null, so the widget's
   localized default shows; 404 ``not_found`` like an older server when ``public_agents`` is off);
 * ``GET /api/v1/chat/history/{session_id}/{agent_id}``: ``[{id, role, content, created_at, status, sources}]``
-  oldest first (or wrapped as ``{"messages": [...]}`` when ``wrap_history`` is set);
-* ``WS /api/v1/chat/stream/{session_id}/{agent_id}``: ``start``, ``sources``, several ``token`` frames and
-  ``end`` per turn, ``seq`` counting from 1 per connection, ``error`` frames by code.
+  oldest first (or wrapped as ``{"messages": [...]}`` when ``wrap_history`` is set), and the newest
+  ``event_id`` of the conversation in ``X-Last-Event-Id``;
+* ``WS /api/v1/chat/stream/{session_id}/{agent_id}``: "Live conversations" (issue 13): every conversation
+  event (``visitor_message``, ``start``, ``sources``, ``token``, ``end``, ``error``) is appended to a
+  per-conversation event log with its ``event_id`` and sent to every connection of the conversation; a turn
+  runs as a task of the server, not of the connection that asked; ``{"type": "resume", "after_event_id": N}``
+  replays the log after ``N`` (consecutive tokens merged into one frame carrying the last ``event_id`` when
+  ``coalesce_replay``; ``replay_overlap`` events more, already sent, which the client must skip), then
+  live; ``resume_gap`` when ``N`` is older than the log keeps (:meth:`StubServer.prune`), also to a
+  connection that fell behind it.
+  Refusals of a connection's own frames (``rate_limited``, ``turn_in_progress``) carry no ``event_id``.
+  ``seq`` counts from 1 per connection. With ``event_ids`` off it speaks the protocol from before issue 13
+  (no ``event_id``, no ``visitor_message``, no resume, no header; a drop ends the answer ``interrupted``).
 
 Switches (set from the test thread) script the failures the widget must survive: ``rate_limit_next``,
-``drop_before_start_next``, ``drop_mid_answer_next`` and :meth:`StubServer.drop_all`; ``scripted`` queues
-other answers (tokens and sources) for the screenshots.
+``drop_before_start_next`` (nothing stored), ``drop_after_visitor_message_next`` (stored, then the socket
+drops before ``start``; the turn goes on), ``drop_mid_answer_next`` (the asking socket is closed at the fifth
+token; the answer goes on in the log), ``deliver`` (off: connections get no events, like a client that fell
+behind), :meth:`StubServer.drop_all`, :meth:`StubServer.prune` and :meth:`StubServer.run_turn` (a turn sent
+from elsewhere); ``scripted`` queues other answers (tokens and sources) for the screenshots.
 
 Once the real server exists, the browser tests point the ``widget_server_url`` fixture at it
 (``CENTRALITA_WIDGET_SERVER_URL``) and the tests that need these switches are skipped; this module
@@ -88,6 +101,39 @@ class _Conn:
 
 
 @dataclass
+class _Feed:
+    """One conversation's event log (what the feed port keeps) and the signal its followers wait on."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    first_kept: int = 1  # the events before it were pruned: a resume from before it is a resume_gap
+    busy: bool = False
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    @property
+    def last_id(self) -> int:
+        return self.events[-1]["event_id"] if self.events else 0
+
+    async def append(self, event: dict[str, Any]) -> dict[str, Any]:
+        async with self.changed:
+            stored = {**event, "event_id": self.last_id + 1}
+            self.events.append(stored)
+            self.changed.notify_all()
+        return stored
+
+    def after(self, event_id: int, coalesce: bool) -> list[dict[str, Any]]:
+        """The kept events after `event_id`, consecutive tokens merged when `coalesce`."""
+        out: list[dict[str, Any]] = []
+        for e in self.events:
+            if e["event_id"] <= event_id or e["event_id"] < self.first_kept:
+                continue
+            if coalesce and e["type"] == "token" and out and out[-1]["type"] == "token":
+                out[-1] = {**e, "content": out[-1]["content"] + e["content"]}
+            else:
+                out.append(e)
+        return out
+
+
+@dataclass
 class StubServer:
     """State of the stand-in server; tests flip the switches from their own thread."""
 
@@ -96,17 +142,26 @@ class StubServer:
     retry_after: int = 2
     drop_before_start_next: bool = False
     drop_mid_answer_next: bool = False
+    drop_after_visitor_message_next: bool = False
+    event_ids: bool = True  # the "Live conversations" protocol; off: as before issue 13
+    coalesce_replay: bool = True
+    replay_overlap: int = 0  # a resume also sends this many events from before `after_event_id` again
+    deliver: bool = True
     wrap_history: bool = False
     public_agents: bool = True
     llm_available: bool = True  # the public agent route's `available`
     history: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     scripted: list[tuple[list[str], list[dict[str, Any]]]] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
+    resumes: list[int] = field(default_factory=list)  # after_event_id of every resume frame, in order
     connections_opened: int = 0
     history_requests: int = 0
     _conns: list[_Conn] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _feeds: dict[tuple[str, int], _Feed] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _loop: asyncio.AbstractEventLoop | None = None
 
     # ---- test-side controls -----------------------------------------------------------------
     def drop_all(self) -> int:
@@ -121,18 +176,54 @@ class StubServer:
         with self._lock:
             return len(self._conns)
 
+    def prune(self, session_id: str, agent_id: int = 1) -> int:
+        """Forgets the conversation's events so far (as the retention window would); returns the last id."""
+        feed = self._feeds.get((session_id, agent_id))
+        if feed is None:
+            return 0
+        feed.first_kept = feed.last_id + 1
+        return feed.last_id
+
+    def last_event_id(self, session_id: str, agent_id: int = 1) -> int:
+        feed = self._feeds.get((session_id, agent_id))
+        return feed.last_id if feed else 0
+
+    def events(self, session_id: str, agent_id: int = 1) -> list[dict[str, Any]]:
+        feed = self._feeds.get((session_id, agent_id))
+        return list(feed.events) if feed else []
+
+    def run_turn(self, session_id: str, agent_id: int, message: str, timeout: float = 10) -> None:
+        """Runs a whole turn as if sent from another device of the visitor (no connection of this test's)."""
+        assert self._loop is not None, "the stub has served nothing yet"
+
+        async def turn() -> None:
+            feed = self._feed(session_id, agent_id)
+            feed.busy = True
+            await self._run_turn(feed, session_id, agent_id, message, None, False)
+
+        asyncio.run_coroutine_threadsafe(turn(), self._loop).result(timeout)
+
     def reset(self) -> None:
         self.drop_all()
         self.rate_limit_next = 0
         self.drop_before_start_next = self.drop_mid_answer_next = self.wrap_history = False
+        self.drop_after_visitor_message_next = False
         self.public_agents = self.llm_available = True
+        self.event_ids = self.coalesce_replay = self.deliver = True
+        self.replay_overlap = 0
         self.history.clear()
+        self._feeds.clear()
         self.scripted.clear()
         self.received.clear()
+        self.resumes.clear()
         self.connections_opened = self.history_requests = 0
+
+    def _feed(self, session_id: str, agent_id: int) -> _Feed:
+        return self._feeds.setdefault((session_id, agent_id), _Feed())
 
     # ---- ASGI -------------------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self._loop = asyncio.get_running_loop()
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -176,7 +267,11 @@ class StubServer:
             limit = min(int(query.get("limit", ["100"])[0]), 1000)
             self.history_requests += 1
             msgs = self.history.get((sid, agent), [])[-limit:]
-            await _json(send, 200, {"messages": msgs} if self.wrap_history else msgs)
+            headers = []
+            if self.event_ids:
+                last = str(self.last_event_id(sid, agent)).encode()
+                headers = [(b"x-last-event-id", last), (b"access-control-expose-headers", b"X-Last-Event-Id")]
+            await _json(send, 200, {"messages": msgs} if self.wrap_history else msgs, headers)
             return
         m = re.fullmatch(r"/api/v1/chat/agents/(\d+)", path)
         if m and self.public_agents:
@@ -224,9 +319,11 @@ class StubServer:
         await send({"type": "websocket.accept"})
         sid, agent = m.group(1), int(m.group(2))
         seq = itertools.count(1)
+        sending = asyncio.Lock()  # the feed's pump and the replies to this connection's frames share it
 
         async def emit(frame: dict[str, Any]) -> None:
-            await send({"type": "websocket.send", "text": json.dumps({**frame, "seq": next(seq)})})
+            async with sending:
+                await send({"type": "websocket.send", "text": json.dumps({**frame, "seq": next(seq)})})
 
         if not SESSION_RE.match(sid) or agent not in KNOWN_AGENTS:
             code = "invalid_session_id" if not SESSION_RE.match(sid) else "agent_not_found"
@@ -240,6 +337,7 @@ class StubServer:
             self.connections_opened += 1
         recv_task: asyncio.Task[Any] | None = None
         kill_task = asyncio.ensure_future(conn.kill.wait())
+        follower = _Follower(self, self._feed(sid, agent), emit) if self.event_ids else None
         try:
             while True:
                 if recv_task is None:
@@ -251,19 +349,121 @@ class StubServer:
                 event, recv_task = recv_task.result(), None
                 if event["type"] == "websocket.disconnect":
                     return
-                if not await self._turn(event, sid, agent, emit, conn, send):
+                if follower is not None:
+                    if not await self._frame(event, sid, agent, follower, conn, send):
+                        return
+                elif not await self._turn(event, sid, agent, emit, conn, send):
                     return
         finally:
+            if follower is not None:
+                await follower.stop()
             kill_task.cancel()
             if recv_task is not None:
                 recv_task.cancel()
             with self._lock:
                 self._conns.remove(conn)
 
+    async def _frame(
+        self, event: dict[str, Any], sid: str, agent: int, follower: _Follower, conn: _Conn, send: Any
+    ) -> bool:
+        """One client frame of the "Live conversations" protocol; False when the stub closed the socket."""
+        try:
+            payload = json.loads(event.get("text") or "")
+        except ValueError:
+            payload = None
+        payload = payload if isinstance(payload, dict) else {}
+        if payload.get("type") == "resume":
+            after = payload.get("after_event_id")
+            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+                await follower.emit(
+                    {"type": "error", "code": "invalid_message", "detail": "after_event_id: an integer >= 0."}
+                )
+                return True
+            self.resumes.append(after)
+            await follower.resume(after)
+            return True
+        follower.start()
+        message = payload.get("message") or payload.get("mensaje")
+        if not isinstance(message, str) or not message.strip():
+            await follower.emit(
+                {"type": "error", "code": "invalid_message", "detail": "A frame needs a message."}
+            )
+            return True
+        self.received.append(message)
+        if self.drop_before_start_next:
+            self.drop_before_start_next = False
+            await send({"type": "websocket.close", "code": 1011})
+            return False
+        feed = follower.feed
+        refusal = None
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            refusal = {
+                "code": "rate_limited",
+                "detail": "Too many chat turns.",
+                "retry_after": self.retry_after,
+            }
+        elif feed.busy:
+            refusal = {"code": "turn_in_progress", "detail": "A reply is still being produced."}
+        if refusal:  # a refusal of this connection's own frame: not a conversation event, no event_id
+            await follower.emit({"type": "error", **refusal})
+            return True
+        feed.busy = True
+        drop_vm, drop_mid = self.drop_after_visitor_message_next, self.drop_mid_answer_next
+        self.drop_after_visitor_message_next = self.drop_mid_answer_next = False
+        kill = conn.kill if drop_vm or drop_mid else None
+        task = asyncio.ensure_future(self._run_turn(feed, sid, agent, message, kill, drop_vm))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _run_turn(
+        self, feed: _Feed, sid: str, agent: int, message: str, kill: asyncio.Event | None, drop_vm: bool
+    ) -> None:
+        """A turn owned by the server: its events go to the log whoever follows it (`kill`: the asking socket,
+        closed right after the visitor's message is stored when `drop_vm`, else at the fifth token)."""
+        try:
+            tokens, sources = self.scripted.pop(0) if self.scripted else (ANSWER_TOKENS, SOURCES)
+            conv = self.history.setdefault((sid, agent), [])
+            user = self._message("user", message)
+            conv.append(user)
+            if kill is not None and drop_vm:
+                kill.set()
+                await asyncio.sleep(0.05)  # closed before it could see its own visitor_message
+            await feed.append({"type": "visitor_message", "message_id": user["id"], "content": message})
+            reply = self._message("assistant", "", sources=sources)
+            reply["status"] = "in_progress"
+            conv.append(reply)
+            await feed.append(
+                {"type": "start", "message_id": reply["id"], "conversation_id": f"conv-{sid}-{agent}"}
+            )
+            await feed.append({"type": "sources", "sources": sources})
+            produced = ""
+            for i, piece in enumerate(tokens):
+                await asyncio.sleep(self.token_delay)
+                if kill is not None and not drop_vm and i == 4:
+                    kill.set()  # the connection goes; the answer does not
+                produced += piece
+                reply["content"] = produced
+                await feed.append({"type": "token", "content": piece})
+            reply.update(content=produced, status="complete")
+            usage = {"input_tokens": 42, "output_tokens": len(tokens), "total_tokens": 52}
+            await feed.append(
+                {
+                    "type": "end",
+                    "message_id": reply["id"],
+                    "answer": produced,
+                    "usage": usage,
+                    "model": "stub:scripted",
+                }
+            )
+        finally:
+            feed.busy = False
+
     async def _turn(
         self, event: dict[str, Any], sid: str, agent: int, emit: Any, conn: _Conn, send: Any
     ) -> bool:
-        """Answers one client frame; False when the connection was closed on purpose."""
+        """Answers one client frame (the protocol before issue 13); False when the connection was closed on purpose."""
         try:
             payload = json.loads(event.get("text") or "")
             message = payload.get("message") or payload.get("mensaje")
@@ -332,13 +532,79 @@ class StubServer:
         }
 
 
+_RESUME_GAP = {
+    "type": "error",
+    "code": "resume_gap",
+    "detail": "Those events are no longer kept; reload history.",
+}
+
+
+class _Follower:
+    """A connection following its conversation's feed: from a resume, else live from when it connected.
+
+    Nothing is sent before the client's first frame: were live events sent before a `resume` is read, the
+    replay would come after newer events, and the client, which skips every id up to the newest it applied,
+    would lose the replayed ones ("exactly once, in order" holds only this way).
+    """
+
+    def __init__(self, stub: StubServer, feed: _Feed, emit: Any) -> None:
+        self.stub, self.feed, self.emit = stub, feed, emit
+        self.cursor = feed.last_id
+        self._pump: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._follow())
+
+    async def _held(self) -> None:
+        # `deliver` is flipped from the test's thread, where an asyncio.Event cannot be set: poll it
+        while not self.stub.deliver:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+    async def _follow(self) -> None:
+        while True:
+            async with self.feed.changed:
+                await self.feed.changed.wait_for(lambda: self.feed.last_id > self.cursor)
+            await self._held()
+            if self.cursor < self.feed.first_kept - 1:  # fell behind what is kept: the client must resync
+                self.cursor = self.feed.last_id
+                await self.emit(_RESUME_GAP)
+                continue
+            for e in self.feed.after(self.cursor, False):
+                self.cursor = e["event_id"]
+                await self.emit(e)
+
+    async def stop(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def resume(self, after: int) -> None:
+        await self.stop()
+        if after < self.feed.first_kept - 1:
+            self.cursor = self.feed.last_id  # live from now on
+            await self.emit(_RESUME_GAP)
+        else:
+            await self._held()
+            start = max(after - self.stub.replay_overlap, self.feed.first_kept - 1)
+            again = [e for e in self.feed.after(start, False) if e["event_id"] <= after]  # one by one
+            replay = again + self.feed.after(after, self.stub.coalesce_replay)
+            self.cursor = replay[-1]["event_id"] if replay else after
+            for e in replay:
+                await self.emit(e)
+        self.start()
+
+
 async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-async def _json(send: Any, status: int, data: Any) -> None:
-    await _respond(send, status, json.dumps(data).encode(), [(b"content-type", b"application/json")])
+async def _json(send: Any, status: int, data: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps(data).encode()
+    await _respond(send, status, body, [(b"content-type", b"application/json"), *(headers or [])])
 
 
 class RunningStub:

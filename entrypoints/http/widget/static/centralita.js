@@ -207,18 +207,28 @@ relabel();
 let isOpen = false, historyLoaded = false, historyBusy = null, needRefresh = false;
 let ws = null, attempts = 0, openedAt = 0, reconnectTimer = 0, fatal = false, lastCode = "";
 let llmDown = false; // the server said no model can answer now (agent route, an llm_unavailable error)
-let turn = null; // phase: pending (not sent) | sent (no start yet) | streaming
-let coolUntil = 0, coolTimer = 0, flushHandle = 0;
+// This tab's own message. phase: pending (not sent) | sent (no word of it yet) | unsure (the socket dropped
+// after it was sent: the resume tells whether it arrived) | accepted (its visitor_message came) | streaming
+let turn = null;
+// The answer streaming now, whichever tab asked for it: {id, bubble, textEl, node, buf, shown, sources, own}
+let reply = null;
+let waiting = null; // the typing bubble of a visitor message (this tab's or another's) whose answer has not started
+// The newest conversation event shown (its event_id). null while the server gave none (an older server): no
+// resume then, and an answer cut by a drop is re-read from the history route.
+let lastEventId = null, gaps = 0;
+let coolUntil = 0, coolTimer = 0, flushHandle = 0, graceTimer = 0;
+const GRACE_MS = 1000; // after a resume, how long to wait for the replay to show a message sent before the drop
 
 const setConn = (state) => {
   host.setAttribute("data-connection", state);
   const open = llmDown ? T.unavailable : T.online;
   statusEl.textContent = { connecting: T.connecting, reconnecting: T.reconnecting, open }[state] || "";
 };
+const busy = () => !!(turn || reply || waiting);
 const updateSend = () => {
-  sendBtn.disabled = !!turn || fatal || Date.now() < coolUntil;
-  host.setAttribute("data-busy", String(!!turn));
-  if (turn) log.setAttribute("aria-busy", "true"); else log.removeAttribute("aria-busy");
+  sendBtn.disabled = busy() || fatal || Date.now() < coolUntil;
+  host.setAttribute("data-busy", String(busy()));
+  if (busy()) log.setAttribute("aria-busy", "true"); else log.removeAttribute("aria-busy");
 };
 const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
 const toBottom = () => { log.scrollTop = log.scrollHeight; };
@@ -233,7 +243,16 @@ const addMessage = (role, text, opts = {}) => {
   append(m, role === "user");
   return m;
 };
+const typingBubble = () => {
+  const b = addMessage("assistant", "", {});
+  b.setAttribute("aria-busy", "true");
+  const ty = el("span", "cw-typing", { role: "img", "aria-label": T.typing });
+  ty.append(el("span"), el("span"), el("span"));
+  b.insertBefore(ty, b.lastChild);
+  return b;
+};
 const setId = (m, id) => id != null && m.setAttribute("data-message-id", str(id));
+const byId = (role, id) => [...log.querySelectorAll(".cw-msg--" + role)].find((n) => n.getAttribute("data-message-id") === id);
 const setStatus = (m, status) => {
   m.setAttribute("data-status", status);
   m.querySelector(".cw-note")?.remove();
@@ -283,8 +302,9 @@ const showGreeting = () => {
 };
 
 // ---- GET JSON; a 404 agent_not_found rejects with that code ----
-const getJSON = (path, opts) => fetch(server + path, { headers: { Accept: "application/json" }, credentials: "omit", ...opts })
+const getJSON = (path, opts, onResponse) => fetch(server + path, { headers: { Accept: "application/json" }, credentials: "omit", ...opts })
   .then(async (r) => {
+    if (r.ok && onResponse) onResponse(r);
     const body = await r.json().catch(() => null);
     if (r.ok) return body;
     throw new Error(body && body.code === "agent_not_found" ? body.code : "http " + r.status);
@@ -303,20 +323,27 @@ const loadAgent = () => agentBusy || (agentBusy = getJSON(`/api/v1/chat/agents/$
     setConn(host.getAttribute("data-connection"));
   }, (err) => { if (err.message === "agent_not_found") throw err; })); // older server, offline: defaults
 
-// ---- history: GET /api/v1/chat/history/{sid}/{agent} ----
-const loadHistory = () => {
+
+// ---- history: GET /api/v1/chat/history/{sid}/{agent}; X-Last-Event-Id: the newest event it includes ----
+const lastIdHeader = (r) => {
+  const h = r.headers.get("X-Last-Event-Id"), n = h == null || !h.trim() ? NaN : Number(h);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+};
+const loadHistory = (force = false) => {
   if (historyBusy) return historyBusy;
   const url = `/api/v1/chat/history/${encodeURIComponent(sid)}/${agentId}?limit=100`;
-  historyBusy = Promise.all([getJSON(url, { cache: "no-store" }).catch((e) => {
+  let lastId = null;
+  historyBusy = Promise.all([getJSON(url, { cache: "no-store" }, (r) => { lastId = lastIdHeader(r); }).catch((e) => {
     if (e.message === "http 404") return [];
     throw e;
   }), loadAgent()])
     .then(([data]) => {
       const list = Array.isArray(data) ? data : data && data.messages;
       if (!ds.greeting && typeof data?.greeting === "string" && data.greeting.trim()) greeting = data.greeting;
-      if (turn) return; // never wipe a turn in flight
+      if (!force && (turn || reply || waiting)) return; // never wipe a turn in flight
       historyLoaded = true;
       renderHistory(Array.isArray(list) ? list : []);
+      if (lastId !== null) lastEventId = lastId; // what is shown now: resume after it
     })
     .catch((err) => {
       if (err && err.message === "agent_not_found") {
@@ -337,6 +364,7 @@ const renderHistory = (list) => {
     addMessage(m.role, str(m.content), { id: m.id, status, sources: m.role === "assistant" ? m.sources : null });
     shown++;
   }
+  if (turn) { log.append(turn.user, turn.bubble); waiting = turn.bubble; shown++; } // not stored yet: stays below
   if (!shown) showGreeting();
   toBottom();
 };
@@ -351,21 +379,41 @@ const connect = () => {
   try { sock = new WebSocket(`${wsServer}/api/v1/chat/stream/${encodeURIComponent(sid)}/${agentId}`); }
   catch { scheduleReconnect(); return; }
   ws = sock;
+  sock.early = []; // events that came before the history was shown (a resume sends them again)
   sock.onopen = () => {
     if (ws !== sock) return;
     lastCode = "";
     openedAt = Date.now();
     setConn("open");
-    if (needRefresh && !turn) { needRefresh = false; loadHistory(); }
-    if (turn && turn.phase === "pending") transmit();
+    Promise.resolve(historyBusy).then(() => { if (ws === sock && sock.readyState === 1) ready(sock); });
   };
   sock.onmessage = (ev) => {
     if (ws !== sock) return;
     let f = null;
     try { f = JSON.parse(ev.data); } catch { return; }
-    if (f && typeof f === "object") onFrame(f);
+    if (!f || typeof f !== "object") return;
+    if (sock.early && hasEventId(f)) sock.early.push(f); else onFrame(f); // refusals, errors: now
   };
   sock.onclose = (ev) => { if (ws === sock) { ws = null; onDrop(ev); } };
+};
+const ready = (sock) => { // open, and the history (if it was being read) is shown
+  const early = sock.early, resuming = lastEventId !== null;
+  sock.early = null;
+  if (needRefresh && !turn) { needRefresh = false; loadHistory(); } // an older server: re-read the cut answer
+  if (resuming) {
+    try { sock.send(JSON.stringify({ type: "resume", after_event_id: lastEventId })); } catch { return; }
+  }
+  if (!resuming) for (const f of early) onFrame(f);
+  if (!turn) return;
+  if (turn.phase === "pending") transmit();
+  else if (turn.phase === "unsure") { // sent before the drop: the replay shows it if the server got it
+    clearTimeout(graceTimer);
+    graceTimer = setTimeout(() => {
+      if (!turn || turn.phase !== "unsure" || ws !== sock) return;
+      if (turn.resent) failTurn("lost");
+      else { turn.resent = true; turn.phase = "pending"; transmit(); }
+    }, GRACE_MS);
+  }
 };
 const scheduleReconnect = () => {
   if (reconnectTimer || fatal) return;
@@ -375,9 +423,10 @@ const scheduleReconnect = () => {
   reconnectTimer = setTimeout(() => { reconnectTimer = 0; connect(); }, d / 2 + (Math.random() * d) / 2); // backoff + jitter
 };
 const onDrop = (ev) => {
+  clearTimeout(graceTimer);
   if (openedAt && Date.now() - openedAt > 10000) attempts = 0;
   openedAt = 0;
-  if (ev.code === 1000 && !turn) { setConn("idle"); return; } // closed for idleness: reconnect on the next send
+  if (ev.code === 1000 && !busy()) { setConn("idle"); return; } // closed for idleness: reconnect on the next send
   if (ev.code === 1008 && lastCode !== "too_many_connections") { // policy close (unknown agent): do not retry
     fatal = true;
     if (turn) failTurn(null);
@@ -387,80 +436,171 @@ const onDrop = (ev) => {
   }
   if (turn) {
     if (turn.phase === "sent") {
-      if (!turn.resent) { turn.resent = true; turn.phase = "pending"; } // dropped before start: resend once
+      if (lastEventId !== null) turn.phase = "unsure"; // the resume will tell
+      else if (!turn.resent) { turn.resent = true; turn.phase = "pending"; } // dropped before start: resend once
       else failTurn("lost");
-    } else if (turn.phase === "streaming") {
-      flush();
-      setStatus(turn.bubble, "interrupted");
-      finishBubble(turn);
-      turn = null;
-      needRefresh = true; // the server kept the partial answer: re-read history on reconnect
-      updateSend();
-    } else if (attempts >= 5) failTurn("lost");
+    } else if (turn.phase === "pending" && attempts >= 5) failTurn("lost");
   }
-  if (isOpen || turn || needRefresh) scheduleReconnect(); else setConn("idle");
+  if (reply && lastEventId === null) { // an older server: the answer is lost for this page
+    const r = reply;
+    flush();
+    setStatus(r.bubble, "interrupted");
+    finishBubble(r.bubble);
+    reply = null;
+    if (r.own) turn = null;
+    needRefresh = true; // the server kept the partial answer: re-read history on reconnect
+    updateSend();
+  } // with event ids the answer goes on on the server; the resume brings the rest
+  if (isOpen || busy() || needRefresh) scheduleReconnect(); else setConn("idle");
 };
 const transmit = () => {
   if (!ws || ws.readyState !== 1 || !turn) return;
   try { ws.send(JSON.stringify({ message: turn.text, origin: "web" })); turn.phase = "sent"; } catch { /* stays pending */ }
 };
+const resync = () => { // resume_gap: the server no longer keeps the events after ours; start again from history
+  const sock = ws;
+  ws = null;
+  try { sock?.close(1000); } catch { /* closing */ }
+  cancelFlush();
+  if (reply) finishBubble(reply.bubble);
+  reply = waiting = null;
+  if (turn && (turn.phase === "accepted" || turn.phase === "streaming")) turn = null; // the history holds it
+  clearTimeout(graceTimer);
+  lastEventId = null;
+  gaps++;
+  loadHistory(true).then(() => {
+    if (turn && turn.phase === "unsure") { // did it arrive? then the history ends with it
+      const users = log.querySelectorAll(".cw-msg--user[data-message-id] .cw-text");
+      if (users.length && users[users.length - 1].textContent.trim() === turn.text) {
+        turn.user.remove(); turn.bubble.remove(); turn = waiting = null;
+      }
+    }
+    if (gaps > 3) lastEventId = null; // the server keeps failing its own history's event id: live only
+    updateSend();
+    attempts = 0;
+    connect();
+  });
+};
 
+// ---- conversation events ----
+const hasEventId = (f) => Number.isSafeInteger(f.event_id);
 const onFrame = (f) => {
+  if (hasEventId(f)) { // a conversation event: apply each once, in order, whichever connection brought it
+    if (lastEventId !== null && f.event_id <= lastEventId) return; // shown already (the replay after a resume)
+    lastEventId = f.event_id;
+    gaps = 0;
+  }
   if (f.type === "error") { onError(f); return; }
   attempts = 0; // the connection works (an error frame alone does not say so)
-  if (!turn) return;
-  if (f.type === "start") {
+  if (f.type === "visitor_message") onVisitorMessage(f);
+  else if (f.type === "start") {
     if (llmDown) { llmDown = false; setConn(host.getAttribute("data-connection")); }
-    turn.phase = "streaming";
-    setId(turn.bubble, f.message_id);
+    takeReply(f.message_id);
   } else if (f.type === "sources") {
-    turn.sources = Array.isArray(f.sources) ? f.sources : [];
+    takeReply(null).sources = Array.isArray(f.sources) ? f.sources : [];
   } else if (f.type === "token" && typeof f.content === "string") {
-    turn.phase = "streaming";
-    turn.buf += f.content;
+    const r = takeReply(null);
+    r.buf += f.content;
     if (!flushHandle) flushHandle = requestAnimationFrame(flush); // batch DOM updates: one per frame
   } else if (f.type === "end") {
+    const r = takeReply(f.message_id);
     cancelFlush();
     const stick = nearBottom();
-    turn.textEl.textContent = typeof f.answer === "string" ? f.answer : turn.buf; // end.answer is authoritative
-    setId(turn.bubble, f.message_id);
-    turn.bubble.setAttribute("data-status", "complete");
-    renderSources(turn.bubble, turn.sources);
-    finishBubble(turn);
+    r.textEl.textContent = typeof f.answer === "string" ? f.answer : r.buf; // end.answer is authoritative
+    r.node = null;
+    setStatus(r.bubble, "complete");
+    if (r.sources) renderSources(r.bubble, r.sources);
+    finishBubble(r.bubble);
     if (stick) toBottom();
-    turn = null;
+    reply = null;
+    if (r.own) turn = null;
     updateSend();
+  } // other types (handoff, operator, tool events): not for this widget version
+};
+const onVisitorMessage = (f) => {
+  const id = f.message_id == null ? null : str(f.message_id), text = str(f.content);
+  if (id !== null && byId("user", id)) return; // shown already (restored from history)
+  if (turn && (turn.phase === "sent" || turn.phase === "unsure") && text.trim() === turn.text) {
+    setId(turn.user, id); // this tab's own message, shown when it was sent
+    turn.phase = "accepted";
+    clearTimeout(graceTimer);
+  } else { // sent from another tab
+    addMessage("user", text, { id });
+    if (!reply) waiting = typingBubble();
   }
+  updateSend();
+};
+// The bubble an event of the answer with this id goes to: the one streaming, else one shown with that id
+// (restored from history mid-answer), else the typing bubble waiting for it, else a new one.
+const takeReply = (id) => {
+  id = id == null ? null : str(id);
+  if (reply && (id === null || reply.id === null || reply.id === id)) {
+    if (id !== null && reply.id === null) { reply.id = id; setId(reply.bubble, id); }
+    return reply;
+  }
+  if (reply) finishBubble(reply.bubble); // its end never came (a resync): leave it as it stands
+  let b = id !== null ? byId("assistant", id) : null;
+  if (!b && waiting) b = waiting;
+  if (!b) { // restored mid-answer: the history's last message is this answer so far
+    const last = [...log.querySelectorAll(".cw-msg")].pop();
+    if (last && last.matches(".cw-msg--assistant:not(.cw-greeting)") && id === null &&
+      !/^(complete|interrupted|failed)$/.test(last.getAttribute("data-status") || "")) b = last;
+  }
+  if (!b) b = typingBubble();
+  if (b === waiting) waiting = null;
+  const textEl = b.querySelector(".cw-text"), own = !!turn && b === turn.bubble;
+  reply = { id, bubble: b, textEl, node: null, buf: textEl.textContent, shown: textEl.textContent.length, sources: null, own };
+  if (own) turn.phase = "streaming";
+  setId(b, id);
+  updateSend();
+  return reply;
 };
 const cancelFlush = () => { if (flushHandle) { cancelAnimationFrame(flushHandle); flushHandle = 0; } };
 const flush = () => {
   flushHandle = 0;
-  if (!turn || turn.buf.length === turn.shown) return;
+  const r = reply;
+  if (!r || r.buf.length === r.shown) return;
   const stick = nearBottom();
-  turn.bubble.querySelector(".cw-typing")?.remove();
-  if (!turn.node) turn.node = turn.textEl.appendChild(document.createTextNode(""));
-  turn.node.appendData(turn.buf.slice(turn.shown)); // only the new text; keeps selections
-  turn.shown = turn.buf.length;
+  r.bubble.querySelector(".cw-typing")?.remove();
+  if (!r.node) r.node = r.textEl.appendChild(document.createTextNode(""));
+  r.node.appendData(r.buf.slice(r.shown)); // only the new text; keeps selections
+  r.shown = r.buf.length;
   if (stick) toBottom();
 };
-const finishBubble = (t) => { t.bubble.querySelector(".cw-typing")?.remove(); t.bubble.removeAttribute("aria-busy"); };
+const finishBubble = (b) => { b.querySelector(".cw-typing")?.remove(); b.removeAttribute("aria-busy"); };
 const onError = (f) => {
   const code = lastCode = str(f.code) || "generic";
+  if (code === "resume_gap") { resync(); return; }
   if (code === "llm_unavailable" && !llmDown) { llmDown = true; setConn(host.getAttribute("data-connection")); }
-  if (turn) failTurn(code, f.retry_after);
-  else notice(errorText(code, f.retry_after), code);
+  if (hasEventId(f)) { // the running turn failed, whoever sent it
+    if (turn && (turn.phase === "accepted" || turn.phase === "streaming" || reply?.own)) failTurn(code, f.retry_after);
+    else failOther(code);
+  } else if (turn && turn.phase !== "accepted" && turn.phase !== "streaming") failTurn(code, f.retry_after);
+  else if (!(turn && code === "turn_in_progress")) notice(errorText(code, f.retry_after), code); // (a resent duplicate)
   if (code === "agent_not_found") { fatal = true; updateSend(); }
 };
-const failTurn = (code, retryAfter) => {
-  const t = turn;
-  turn = null;
+const failOther = (code) => { // another tab's turn
   cancelFlush();
-  if (t.buf) { t.textEl.textContent = t.buf; setStatus(t.bubble, "failed"); finishBubble(t); }
+  const r = reply;
+  reply = null;
+  if (r && r.buf) { r.textEl.textContent = r.buf; r.node = null; setStatus(r.bubble, "failed"); finishBubble(r.bubble); }
+  else (r ? r.bubble : waiting)?.remove();
+  waiting = null;
+  notice(errorText(code), code);
+  updateSend();
+};
+const failTurn = (code, retryAfter) => {
+  const t = turn, r = reply && reply.own ? reply : null;
+  turn = null;
+  clearTimeout(graceTimer);
+  if (r) { reply = null; cancelFlush(); }
+  if (waiting === t.bubble) waiting = null;
+  if (r && r.buf) { r.textEl.textContent = r.buf; r.node = null; setStatus(r.bubble, "failed"); finishBubble(r.bubble); }
   else {
     t.bubble.remove();
     // refused before it was stored (rate limit, quota, too long…): not part of the conversation; the model's
     // failures (llm_*) keep it, as the server does
-    if (!/^llm_/.test(code) && t.phase !== "streaming") t.user.remove();
+    if (!/^llm_/.test(code) && t.phase !== "streaming" && t.phase !== "accepted") t.user.remove();
     if (!input.value) input.value = t.text; // back to the input, to retry
   }
   if (code) notice(code === "lost" ? T.e.lost : errorText(code, retryAfter), code);
@@ -476,18 +616,14 @@ const failTurn = (code, retryAfter) => {
 // ---- sending ----
 const send = (text) => {
   text = str(text).trim();
-  if (!text || turn || fatal || Date.now() < coolUntil) return false;
+  if (!text || busy() || fatal || Date.now() < coolUntil) return false;
   log.querySelectorAll(".cw-notice").forEach((n) => n.remove());
   if (text.length > maxChars) { notice(errorText("message_too_long"), "message_too_long"); return false; }
-  const u = addMessage("user", text), b = addMessage("assistant", "", {});
-  b.setAttribute("aria-busy", "true");
-  const ty = el("span", "cw-typing", { role: "img", "aria-label": T.typing });
-  ty.append(el("span"), el("span"), el("span"));
-  b.insertBefore(ty, b.lastChild);
-  turn = { text, phase: "pending", resent: false, user: u, bubble: b, textEl: b.querySelector(".cw-text"), node: null,
-    buf: "", shown: 0, sources: null };
+  const u = addMessage("user", text), b = typingBubble();
+  turn = { text, phase: "pending", resent: false, user: u, bubble: b };
+  waiting = b;
   updateSend();
-  if (ws && ws.readyState === 1) transmit(); else { attempts = 0; connect(); }
+  if (ws && ws.readyState === 1 && !ws.early) transmit(); else { attempts = 0; connect(); }
   return true;
 };
 const submit = (e) => {
@@ -532,7 +668,10 @@ closeBtn.addEventListener("click", close);
 panel.addEventListener("keydown", (e) => {
   if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); close(); }
 });
-addEventListener("online", () => { if (!ws && !fatal && (isOpen || turn || needRefresh)) { attempts = 0; connect(); } });
+addEventListener("online", () => { if (!ws && !fatal && (isOpen || busy() || needRefresh)) { attempts = 0; connect(); } });
+document.addEventListener("visibilitychange", () => { // back to a tab whose socket was closed for idleness: catch up
+  if (document.visibilityState === "visible" && isOpen && !ws && !fatal && lastEventId !== null) { attempts = 0; connect(); }
+});
 
 const mount = () => {
   document.body.appendChild(host);
@@ -545,7 +684,7 @@ if (document.body) mount(); else document.addEventListener("DOMContentLoaded", m
 // ---- optional API (tests, host pages) ----
 const api = {
   open: () => open(), close, send: (text) => { if (!isOpen) open(false); return send(text); },
-  get sessionId() { return sid; }, agentId, server
+  get sessionId() { return sid; }, get lastEventId() { return lastEventId; }, agentId, server
 };
 const C = (window.Centralita = window.Centralita || {});
 C.instances = Object.assign(C.instances || {}, { [agentId]: api });
