@@ -51,7 +51,7 @@ from entrypoints.metrics import OpenWebSocket, count_rate_limited
 
 log = logging.getLogger("centralita.ws")
 _decoder = msgspec.json.Decoder()
-_LISTEN_GRACE = 0.5  # seconds a new connection waits for a `resume` before relaying from where it connected
+_LISTEN_GRACE = 2.0  # seconds a new connection waits for a `resume` before relaying from where it connected
 
 
 class SendTimeout(Exception):
