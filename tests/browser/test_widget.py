@@ -132,6 +132,7 @@ def test_answer_cut_mid_stream_goes_on_and_is_shown_whole_once(
     if not centralita.speaks_event_ids():
         pytest.skip("the server has no live conversations yet (no X-Last-Event-Id on the history route)")
     fake_llm.configure(tokens_per_second=15)  # ~2.7 s per answer: time to cut it half-way
+    fake_llm.clear_requests()  # count only what this test asks
     try:
         open_demo(page, widget_server_url)
         page.evaluate(OBSERVE_JS)
@@ -151,7 +152,7 @@ def test_answer_cut_mid_stream_goes_on_and_is_shown_whole_once(
     expect(answer).to_have_attribute("data-message-id", str(stored[-1]["id"]))
     expect(page.locator(".cw-msg--user")).to_have_count(1)
     asked = [r["messages"][-1]["content"] for r in fake_llm.requests]
-    assert asked.count(QUESTION) == 1
+    assert asked.count(QUESTION) == 1  # the reconnect did not ask again
     assert_clean(page)
 
 
@@ -162,6 +163,7 @@ def test_answer_cut_mid_stream_is_marked_and_refreshed_from_the_server(
     if centralita.speaks_event_ids():
         pytest.skip("the server keeps answering after a cut (test_answer_cut_mid_stream_goes_on_...)")
     fake_llm.configure(tokens_per_second=15)  # ~2.7 s per answer: time to cut it half-way
+    fake_llm.clear_requests()  # count only what this test asks
     try:
         open_demo(page, widget_server_url)
         ask(page, QUESTION)

@@ -13,7 +13,7 @@ import domain.errors
 from entrypoints.http import errors
 
 ROOT = Path(__file__).resolve().parents[2]
-LITERAL = re.compile(r'(?:error_response\(\s*\d+,\s*|_send_error\(\s*|_refuse\(\s*)"([a-z_]+)"')
+LITERAL = re.compile(r'(?:error_response\(\s*\d+,\s*|_send_error\(\s*|_refuse(?:_counted)?\(\s*)"([a-z_]+)"')
 
 
 def _domain_codes() -> set[str]:

@@ -114,7 +114,7 @@ async def read_until_tokens(ws: websockets.ClientConnection, count: int) -> str:
     seen = 0
     while seen < count:
         event = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        assert event["type"] in ("start", "sources", "token"), event
+        assert event["type"] in ("visitor_message", "start", "sources", "token"), event
         if event["type"] == "token":
             text += event["content"]
             seen += 1
@@ -133,10 +133,11 @@ def history(url: str, session: str) -> list[dict[str, Any]]:
     return r.json()  # type: ignore[no-any-return]
 
 
-async def test_a_client_leaving_mid_stream_cancels_the_provider_call(
+async def test_with_stream_on_disconnect_cancel_a_client_leaving_cancels_the_provider_call(
     slow_llm: WatchedLLM, tmp_path: Path
 ) -> None:
     env = {
+        "STREAM_ON_DISCONNECT": "cancel",  # the default, continue, answers on (tests/e2e/test_live_e2e.py)
         "STORAGE": "memory",
         "GROQ_API_KEY": KEY,
         "GROQ_BASE_URL": slow_llm.base_url,

@@ -70,7 +70,8 @@ async def test_websocket_turns_stream_and_are_kept(server: str, fake_groq: FakeL
         second = await read_turn(ws)
 
     for turn in (first, second):
-        assert [e["type"] for e in turn[:2]] == ["start", "sources"] and turn[-1]["type"] == "end"
+        assert [e["type"] for e in turn[:3]] == ["visitor_message", "start", "sources"]
+        assert turn[-1]["type"] == "end"
         tokens = [e["content"] for e in turn if e["type"] == "token"]
         # 12 pieces from the model; pieces that arrive together may share a frame (entrypoints/http/coalesce.py)
         assert 1 <= len(tokens) <= 12 and "".join(tokens) == turn[-1]["answer"]
@@ -82,7 +83,7 @@ async def test_websocket_turns_stream_and_are_kept(server: str, fake_groq: FakeL
     assert "me llamo Ana" in prompt and first[-1]["answer"] in prompt and prompt[-1] == "¿cómo me llamo?"
 
     async with httpx.AsyncClient(base_url=server, timeout=30) as client:
-        messages = (await client.get(f"/api/v1/conversations/{first[0]['conversation_id']}/messages")).json()
+        messages = (await client.get(f"/api/v1/conversations/{first[1]['conversation_id']}/messages")).json()
         visitor = (await client.get("/api/v1/visitors/e2e-ws")).json()
     assert [(m["role"], m["status"]) for m in messages] == [
         ("user", "complete"),
@@ -103,7 +104,8 @@ def test_sse_stream_over_http(server: str) -> None:
     ) as r:
         assert r.status_code == 200
         events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
-    assert [e["type"] for e in events][:2] == ["start", "sources"] and events[-1]["type"] == "end"
+    assert [e["type"] for e in events][:3] == ["visitor_message", "start", "sources"]
+    assert events[-1]["type"] == "end"
     assert "".join(e["content"] for e in events if e["type"] == "token") == events[-1]["answer"]
 
 

@@ -1,4 +1,5 @@
-"""`kill -9` of the server mid-stream keeps the text already streamed to the visitor (within one save interval).
+"""`kill -9` of the server mid-stream keeps the text already streamed to the visitor (within one save interval),
+in the stored reply and in the conversation's feed.
 
 The real server on the embedded MongoDB streams a slow answer over the WebSocket; after some tokens it is
 SIGKILLed (its SecantusDB child stops with it), restarted on the same DATA_DIR, and the stored reply must hold
@@ -42,7 +43,7 @@ async def test_kill_9_mid_stream_keeps_what_the_visitor_saw(llm: FakeLLMServer, 
             started = None
             while started is None or time.monotonic() - started < 3:
                 event = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                assert event["type"] in ("start", "sources", "token"), event
+                assert event["type"] in ("visitor_message", "start", "sources", "token"), event
                 if event["type"] == "token":
                     started = started or time.monotonic()
                     text += event["content"]
@@ -56,6 +57,14 @@ async def test_kill_9_mid_stream_keeps_what_the_visitor_saw(llm: FakeLLMServer, 
     with server_process(env, tmp_path) as (_, url):
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             _, messages = await conversation_of(client, "crash-visitor")
+        # The conversation's feed kept the streamed pieces too: a client resuming from 0 gets them again.
+        async with websockets.connect(socket_url(url, "crash-visitor")) as ws:
+            await ws.send(json.dumps({"type": "resume", "after_event_id": 0}))
+            replayed = ""
+            while not replayed.startswith(seen_before[-1]):
+                event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                replayed += event["content"] if event["type"] == "token" else ""
+    assert text.startswith(replayed) or replayed.startswith(text)
     assert [m["role"] for m in messages] == ["user", "assistant"], messages
     reply = messages[1]
     assert reply["status"] == "interrupted", reply
