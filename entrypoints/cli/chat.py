@@ -100,9 +100,12 @@ def chat(
             try:
                 _turn(ws, text, origin, agent)
             except KeyboardInterrupt:
-                # Ctrl-C during an answer stops following it and returns to the prompt; the answer goes
-                # on on the server (it is kept), and its later events are skipped by the next turn.
+                # Ctrl-C during an answer stops following it and returns to the prompt. The answer goes on
+                # on the server (it is kept); a new connection is free to send at once, and the next turn
+                # skips that answer's later events.
                 console.print("\n[yellow](answer stopped)[/]")
+                ws.close()
+                ws = _open(url, server)
         ws.close()  # the one opened last (closing twice is harmless)
 
 

@@ -95,8 +95,14 @@ def test_ctrl_c_during_an_answer_returns_to_the_prompt(
         fake_groq.configure(**before)
         chat.stdin.write(b"otra\n/quit\n")
         chat.stdin.flush()
-        _read_until(chat.stdout, "Echo: otra", seen, time.monotonic() + 30)
+        _read_until(chat.stdout, "you› otra", seen, time.monotonic() + 30)
         assert chat.wait(timeout=30) == 0, seen.decode(errors="replace")
+        while chunk := os.read(chat.stdout.fileno(), 4096):
+            seen += chunk
+        # The next turn is answered (the stopped answer goes on on the server, kept), and none of the
+        # stopped answer's later pieces spill into it: one answer line, echoing the new question.
+        after = seen.decode(errors="replace").split("you› otra", 1)[1]
+        assert after.count("agent›") == 1 and "otra" in after.split("agent›", 1)[1], after
     finally:
         fake_groq.configure(**before)
         chat.kill()
