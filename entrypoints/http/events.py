@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from application.events import SourcesFound, StreamEvent, TokenProduced, TurnEnded, TurnFailed, TurnStarted
+from entrypoints.http.error_body import error_body
 from entrypoints.http.schemas import sources_out, usage_out
 
 _encoder = msgspec.json.Encoder()
@@ -34,10 +35,8 @@ def event_payload(event: StreamEvent) -> dict[str, Any]:
 
 
 def error_payload(code: str, detail: str, retry_after: float | None = None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
-    if retry_after is not None:
-        payload["retry_after"] = retry_after
-    return payload
+    """A stream's `error` event: the one error shape (`ErrorBody`) with its `type`."""
+    return {"type": "error", **error_body(code, detail, retry_after)}
 
 
 def encode_payload(payload: dict[str, Any], seq: int) -> str:
