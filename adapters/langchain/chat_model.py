@@ -187,30 +187,41 @@ class LangChainChatModel(ChatModel):
             self._variants[key] = variant
         return variant
 
+    def model_problem(self, model: str) -> str | None:
+        model_id = self._resolve(model)
+        if self._reason(model_id) is not None:
+            return None  # its key is unset: a server setting (/ready says so), not the agent's fault
+        try:
+            self._build(model_id)  # built and dropped: an agent's check caches nothing
+        except LlmUnavailable as error:
+            return error.detail
+        return None
+
     def _model(self, model_id: str) -> BaseChatModel:
         model = self._models.get(model_id)
         if model is None:
-            profile = self._profile_of(model_id)
-            try:
-                model = self._factory(
-                    model_id,
-                    **init_kwargs(
-                        profile,
-                        self._key(profile),
-                        self._base_url(profile),
-                        temperature=self._config.temperature,
-                        max_tokens=self._config.max_tokens,
-                        timeout=self._config.timeout,
-                        max_retries=self._config.max_retries,
-                    ),
-                )
-            except Exception as error:
-                raise LlmUnavailable(
-                    f"The model {model_id!r} cannot be used: {type(error).__name__}."
-                ) from error
+            model = self._build(model_id)
             self._models[model_id] = model
             log.info("chat model ready: %s", model_id)
         return model
+
+    def _build(self, model_id: str) -> BaseChatModel:
+        profile = self._profile_of(model_id)
+        try:
+            return self._factory(
+                model_id,
+                **init_kwargs(
+                    profile,
+                    self._key(profile),
+                    self._base_url(profile),
+                    temperature=self._config.temperature,
+                    max_tokens=self._config.max_tokens,
+                    timeout=self._config.timeout,
+                    max_retries=self._config.max_retries,
+                ),
+            )
+        except Exception as error:
+            raise LlmUnavailable(f"The model {model_id!r} cannot be used: {type(error).__name__}.") from error
 
     def _key(self, profile: ProviderProfile) -> str | None:
         return self._config.api_keys.get(profile.name) or env_value(profile.key_env)
