@@ -37,6 +37,7 @@ from entrypoints.http.openapi_errors import (
     declare_message_limit,
 )
 from entrypoints.http.public_agents import PublicAgentController
+from entrypoints.http.query import plain_query_values
 from entrypoints.http.schemas import AgentBody, AgentPatchBody, ChatBody, LegacyChatBody
 from entrypoints.http.security import log_access_rules
 from entrypoints.metrics import metrics, metrics_middleware
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             ),
         ],
         dependencies=DEPENDENCIES,
+        guards=[plain_query_values],  # `?limit=5.0`, `?agent_id=1&agent_id=2`: 422, as the schema says
         middleware=[metrics_middleware],
         logging_config=None,  # logging is configured once, for uvicorn and the app (entrypoints/logs.py)
         exception_handlers=EXCEPTION_HANDLERS,
