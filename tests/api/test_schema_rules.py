@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from domain import rules
 from domain.agents import AgentSpec
+from domain.conversations import validate_message_text
 from domain.errors import CentralitaError
 from domain.knowledge import validate_source, validate_text, validate_title
 from domain.visitors import normalize_origin, validate_session_id
@@ -215,3 +216,15 @@ def test_query_values_are_what_the_schema_says(client: TestClient, query: str) -
     assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request"), query
     assert client.get("/api/v1/audit?agent_id=5&limit=10&offset=0&target=x").status_code == 200
     assert client.get(f"/api/v1/conversations?{query.replace('target', 'session_id')}").status_code == 422
+
+
+def test_a_message_with_a_lone_surrogate_never_reaches_the_model(
+    client: TestClient, model: ScriptedChatModel
+) -> None:
+    """JSON can spell a lone surrogate (`"\\ud800"`), UTF-8 cannot: refused before the model, never a 5xx."""
+    for message in (r"\ud800", r"hola \udfff", r"\ud83d x"):
+        body = f'{{"agent_id": 1, "message": "{message}", "session_id": "s-1"}}'.encode()
+        refused = client.post("/api/v1/chat", content=body, headers={"content-type": "application/json"})
+        assert (refused.status_code, refused.json()["code"]) == (400, "malformed_json"), message
+    assert not accepted(lambda: validate_message_text("\ud800", 10))
+    assert model.requests == []
