@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from litestar.openapi.spec import Example
 from litestar.params import KwargDefinition, Parameter
 
 from application.chat import ChatAnswer
@@ -40,16 +41,30 @@ SESSION_ID_SCHEMA_PATTERN = f"^{rules.SESSION_ID_PATTERN}$"
 ORIGIN_SCHEMA_PATTERN = f"^[{rules.IDENTIFIER_CHARACTERS}]{{0,{rules.MAX_ORIGIN_CHARS}}}$"
 _CONTROL = rules.CONTROL_CHARACTERS
 MESSAGE_SCHEMA_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{rules.WHITESPACE}][^{_CONTROL}]*$"
-SessionId = Annotated[str, KwargDefinition(schema_extra={"pattern": SESSION_ID_SCHEMA_PATTERN})]
+# Examples a client can copy (and schemathesis's examples phase sends); a test checks the domain accepts them.
+EXAMPLE_SESSION_ID = "visitor-3f9a.2026:web_1"
+EXAMPLE_MESSAGE = "¿A qué hora abrís los sábados?"
+SessionId = Annotated[
+    str,
+    KwargDefinition(
+        schema_extra={"pattern": SESSION_ID_SCHEMA_PATTERN}, examples=[Example(value=EXAMPLE_SESSION_ID)]
+    ),
+]
 VisitorText = Annotated[
     str,
     KwargDefinition(
         max_length=rules.DEFAULT_MAX_MESSAGE_CHARS,
         description="Non-blank text of at most MAX_MESSAGE_CHARS characters; no control characters.",
         schema_extra={"pattern": MESSAGE_SCHEMA_PATTERN},
+        examples=[Example(value=EXAMPLE_MESSAGE)],
     ),
 ]
-Origin = Annotated[str | None, KwargDefinition(schema_extra={"pattern": ORIGIN_SCHEMA_PATTERN})]
+Origin = Annotated[
+    str | None,
+    KwargDefinition(
+        schema_extra={"pattern": ORIGIN_SCHEMA_PATTERN}, examples=[Example(value=rules.DEFAULT_ORIGIN)]
+    ),
+]
 
 
 class ChatBody(msgspec.Struct, kw_only=True):

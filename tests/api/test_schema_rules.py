@@ -228,3 +228,14 @@ def test_a_message_with_a_lone_surrogate_never_reaches_the_model(
         assert (refused.status_code, refused.json()["code"]) == (400, "malformed_json"), message
     assert not accepted(lambda: validate_message_text("\ud800", 10))
     assert model.requests == []
+
+
+def test_the_schema_examples_follow_the_domain_rules(document: dict[str, Any]) -> None:
+    for body, field in (("ChatBody", "message"), ("LegacyChatBody", "mensaje")):
+        schema = component(document, body)
+        (message,) = prop(schema, field)["examples"]
+        assert validate_message_text(message, MESSAGE_CHARS) == message
+        (session_id,) = prop(schema, "session_id")["examples"]
+        assert validate_session_id(session_id) == session_id
+        (origin,) = prop(schema, "origin")["examples"]
+        assert normalize_origin(origin) == origin
