@@ -87,21 +87,22 @@ def printable(text: str) -> str:
 
 
 def validate_title(title: str) -> str:
+    """The title with its blank space collapsed. Its length is counted as given, as the schema's maxLength is."""
+    if len(title) > MAX_TITLE_CHARS:
+        raise InvalidDocument(f"A document title has at most {MAX_TITLE_CHARS} characters.")
     title = " ".join(printable(title).split())
     if not title:
         raise InvalidDocument("A document needs a non-empty title.")
-    if len(title) > MAX_TITLE_CHARS:
-        raise InvalidDocument(f"A document title has at most {MAX_TITLE_CHARS} characters.")
     return title
 
 
 def validate_source(source: str | None) -> str | None:
+    """The source without surrounding blank space, None when blank; its length counted as given."""
+    if source is not None and len(source) > MAX_SOURCE_CHARS:
+        raise InvalidDocument(f"A document source has at most {MAX_SOURCE_CHARS} characters.")
     if source is None or not printable(source).strip():
         return None
-    source = printable(source).strip()
-    if len(source) > MAX_SOURCE_CHARS:
-        raise InvalidDocument(f"A document source has at most {MAX_SOURCE_CHARS} characters.")
-    return source
+    return printable(source).strip()
 
 
 def validate_text(text: str) -> str:

@@ -127,6 +127,9 @@ def test_document_bounds_are_where_the_domain_flips(document: dict[str, Any]) ->
     source_chars = prop(schema, "source")["maxLength"]
     assert accepted(lambda: validate_source("s" * source_chars))
     assert not accepted(lambda: validate_source("s" * (source_chars + 1)))
+    # Counted as given, as the schema counts: blank space collapsed afterwards does not make room.
+    assert not accepted(lambda: validate_title("t" + " " * title_chars))
+    assert not accepted(lambda: validate_source("s" + " " * source_chars))
     for blank in ("\x06", " \x1f\x00\x0c ", "\x85"):
         assert re.search(schema["properties"]["text"]["pattern"], blank) is None
         assert not accepted(lambda b=blank: validate_text(b)), repr(blank)
