@@ -19,10 +19,12 @@ from domain.rules import (
     AGENT_SYSTEM_PROMPT,
     AGENT_TEMPERATURE,
     DEFAULT_K_DOCUMENTS,
+    MODEL_PATTERN,
     NON_BLANK,
 )
 
 _NON_BLANK = re.compile(NON_BLANK)
+_MODEL = re.compile(MODEL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,10 @@ class AgentSpec:
             )
         if self.min_score is not None and not AGENT_MIN_SCORE.holds(self.min_score):
             problems.append(f"min_score must be between {AGENT_MIN_SCORE.low:g} and {AGENT_MIN_SCORE.high:g}")
-        if self.model is not None and not _NON_BLANK.search(self.model):
-            problems.append("model must not be blank (omit it to use the configured default)")
+        if self.model is not None and not _MODEL.search(self.model):
+            problems.append(
+                "model must not be blank or hold control characters (omit it to use the configured default)"
+            )
         if self.greeting is not None and len(self.greeting) > AGENT_GREETING.max_chars:
             problems.append(f"greeting must have at most {AGENT_GREETING.max_chars} characters")
         if problems:

@@ -41,6 +41,22 @@ ORIGIN_PATTERN = f"[{IDENTIFIER_CHARACTERS}]{{1,{MAX_ORIGIN_CHARS}}}"  # whole v
 DEFAULT_MAX_MESSAGE_CHARS = 4000
 
 
+# --- model names ---
+
+# A model name: no control characters, one non-blank character. `provider:name` names a provider; a name
+# without a colon is on the configured provider. Which providers this server can build is known only at run
+# time (the adapter says), so the schema's pattern naming them is made when the app is built.
+MODEL_PATTERN = f"^[^{CONTROL_CHARACTERS}]*{NON_BLANK}[^{CONTROL_CHARACTERS}]*$"
+
+
+def model_pattern(providers: tuple[str, ...]) -> str:
+    """MODEL_PATTERN narrowed to these `provider:` prefixes (a bare name has no colon)."""
+    control = CONTROL_CHARACTERS
+    bare = f"[^:{control}]*[^:{control}{WHITESPACE}][^:{control}]*"
+    prefixed = f"(?:{'|'.join(providers)}):[^{control}]*"
+    return f"^(?:{prefixed}|{bare})$"
+
+
 # --- agents ---------------------------------------------------------------------------------------------
 
 
@@ -97,7 +113,7 @@ AGENT_FIELD_RULES = {
     "language": (
         f"A language tag such as 'es' or 'en' ({AGENT_LANGUAGE.min_chars} to {AGENT_LANGUAGE.max_chars})."
     ),
-    "model": "Not blank; omit it or send null for the configured default.",
+    "model": "Not blank, no control characters; omit it or send null for the configured default.",
     "temperature": f"Between {_number(AGENT_TEMPERATURE.low)} and {_number(AGENT_TEMPERATURE.high)}.",
     "max_tokens": f"Between {_number(AGENT_MAX_TOKENS.low)} and {_number(AGENT_MAX_TOKENS.high)}.",
     "k_documents": f"Between {_number(AGENT_K_DOCUMENTS.low)} and {_number(AGENT_K_DOCUMENTS.high)}.",

@@ -14,13 +14,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain.chat_models import base as chat_models_base
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
 from adapters.langchain.attempts import Attempts
 from adapters.langchain.failures import describe, key_rejected, rejected_key_advice
 from adapters.langchain.messages import split_model
-from adapters.langchain.providers import ProviderProfile, env_value, init_kwargs, key_hint, profile_for
+from adapters.langchain.providers import (
+    PROFILES,
+    ProviderProfile,
+    env_value,
+    init_kwargs,
+    key_hint,
+    profile_for,
+)
 from application.ports.chat_model import (
     ChatModel,
     KeyCheck,
@@ -62,6 +70,7 @@ class LangChainChatModel(ChatModel):
         self.provider, self.default_model = split_model(config.model, "groq")
         self._fallbacks = tuple(self._resolve(m) for m in config.fallback_models if m.strip())
         self._models: dict[str, BaseChatModel] = {}
+        self._providers: tuple[str, ...] | None = None
         self._variants: dict[tuple[str, float | None, int | None], BaseChatModel] = {}
         self._attempts = Attempts(
             config.timeout,
@@ -196,6 +205,13 @@ class LangChainChatModel(ChatModel):
         except LlmUnavailable as error:
             return error.detail
         return None
+
+    def model_providers(self) -> tuple[str, ...]:
+        """Every provider LangChain knows of (and ours), kept when `model_problem` accepts it; found once."""
+        if self._providers is None:
+            known = set(PROFILES) | set(getattr(chat_models_base, "_BUILTIN_PROVIDERS", {})) | {self.provider}
+            self._providers = tuple(p for p in sorted(known) if self.model_problem(f"{p}:probe") is None)
+        return self._providers
 
     def _model(self, model_id: str) -> BaseChatModel:
         model = self._models.get(model_id)

@@ -92,6 +92,11 @@ class ChatModel(ABC):
         agent saved with such a model would answer every visitor 503, so the agent is refused instead."""
         return None
 
+    def model_providers(self) -> tuple[str, ...] | None:
+        """The `provider:` prefixes an agent's model may name here (those `model_problem` accepts), or None
+        when it accepts any."""
+        return None
+
     @abstractmethod
     async def list_models(self) -> list[ModelInfo]:
         """The models the provider offers (or the configured ones where it has no listing)."""

@@ -35,6 +35,7 @@ from entrypoints.http.openapi_errors import (
     declare_error_responses,
     declare_event_stream,
     declare_message_limit,
+    declare_model_rule,
 )
 from entrypoints.http.public_agents import PublicAgentController
 from entrypoints.http.query import plain_query_values
@@ -160,4 +161,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     declare_closed_shapes(app, AgentBody, AgentPatchBody)  # unknown fields are refused (422 invalid_request)
     declare_document_body(app, "/api/v1/agents/{agent_id}/documents")
     declare_message_limit(app, settings.max_message_chars, ChatBody, LegacyChatBody)
+    declare_model_rule(app, _model_providers(container), AgentBody, AgentPatchBody)
     return app
+
+
+def _model_providers(container: Container) -> tuple[str, ...] | None:
+    """The providers an agent's model may name, for the schema; None (any) when the chat model cannot be
+    built yet: the lifespan then reports the broken setting as a startup failure, as before."""
+    try:
+        return container.chat_model().model_providers()
+    except Exception:
+        return None

@@ -17,7 +17,7 @@ from litestar import Litestar
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
-from domain.rules import MAX_SOURCE_CHARS, MAX_TITLE_CHARS, NON_BLANK
+from domain.rules import MAX_SOURCE_CHARS, MAX_TITLE_CHARS, NON_BLANK, model_pattern
 from entrypoints.http.error_body import ErrorBody
 from entrypoints.http.schemas import SESSION_ID_SCHEMA_PATTERN
 
@@ -120,6 +120,22 @@ def declare_message_limit(app: Litestar, max_chars: int, *structs: type[msgspec.
             if isinstance(field, Schema):
                 field.max_length = max_chars
                 field.description = f"Non-blank text of at most {max_chars} characters (MAX_MESSAGE_CHARS); no control characters."
+
+
+def declare_model_rule(
+    app: Litestar, providers: tuple[str, ...] | None, *structs: type[msgspec.Struct]
+) -> None:
+    """An agent's `model` may name only the providers this server can build (the agent is refused otherwise)."""
+    if providers is None:
+        return
+    schemas: dict[str, Any] = dict(app.openapi_schema.components.schemas or {})
+    for struct in structs:
+        schema = schemas.get(struct.__name__)
+        field = (schema.properties or {}).get("model") if isinstance(schema, Schema) else None
+        for option in [field, *(field.one_of or [])] if isinstance(field, Schema) else []:
+            if isinstance(option, Schema) and option.pattern:
+                option.pattern = model_pattern(providers)
+                option.description = f"{option.description or ''} Providers: {', '.join(providers)}.".strip()
 
 
 def declare_document_body(

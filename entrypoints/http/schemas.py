@@ -109,7 +109,8 @@ def _number(bounds: rules.Range | rules.IntRange, description: str) -> msgspec.M
 AgentName = Annotated[str, _text(rules.AGENT_NAME, AGENT_FIELD_RULES["name"])]
 SystemPrompt = Annotated[str, _text(rules.AGENT_SYSTEM_PROMPT, AGENT_FIELD_RULES["system_prompt"])]
 Language = Annotated[str, _text(rules.AGENT_LANGUAGE, AGENT_FIELD_RULES["language"])]
-ModelName = Annotated[str, msgspec.Meta(pattern=NON_BLANK, description=AGENT_FIELD_RULES["model"])]
+# Narrowed to the providers this server can build once the app is built (openapi_errors.declare_model_rule).
+ModelName = Annotated[str, msgspec.Meta(pattern=rules.MODEL_PATTERN, description=AGENT_FIELD_RULES["model"])]
 Temperature = Annotated[float, _number(rules.AGENT_TEMPERATURE, AGENT_FIELD_RULES["temperature"])]
 MaxTokens = Annotated[int, _number(rules.AGENT_MAX_TOKENS, AGENT_FIELD_RULES["max_tokens"])]
 KDocuments = Annotated[int, _number(rules.AGENT_K_DOCUMENTS, AGENT_FIELD_RULES["k_documents"])]

@@ -242,3 +242,32 @@ def test_the_schema_examples_follow_the_domain_rules(document: dict[str, Any]) -
         assert validate_session_id(session_id) == session_id
         (origin,) = prop(schema, "origin")["examples"]
         assert normalize_origin(origin) == origin
+
+
+def test_the_model_rule_in_the_schema_is_what_the_server_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (schemathesis ST202): the check of the model refused names the schema allowed."""
+    monkeypatch.setenv("GROQ_API_KEY", "fake-key")
+    settings = Settings(_env_file=None, STORAGE="memory")
+    container = build_container(settings)
+    schema = create_app(settings, container).openapi_schema.to_schema()["components"]["schemas"]
+    models = container.chat_model()
+    for body in ("AgentBody", "AgentPatchBody"):
+        pattern = prop(schema[body], "model")["pattern"]
+        for model in (
+            "llama-3.1-8b-instant",
+            "groq:",
+            "groq: x",
+            "openai:gpt-4o",
+            "ollama:llama3.2:latest",
+            ":abc",
+            "nope:thing",
+            "a b",
+            " ",
+            "a\x03",
+            "groq:a\x0f",
+            "\x03\x8e>#:N",
+            "ñandú",
+        ):
+            in_schema = re.search(pattern, model) is not None
+            server = accepted(agent(model=model)) and models.model_problem(model) is None
+            assert in_schema == server, (body, model)
