@@ -198,8 +198,11 @@ class LangChainChatModel(ChatModel):
 
     def model_problem(self, model: str) -> str | None:
         model_id = self._resolve(model)
-        if self._reason(model_id) is not None:
-            return None  # its key is unset: a server setting (/ready says so), not the agent's fault
+        reason = self._reason(model_id)
+        if reason is not None:
+            # The server's own provider without its key: every chat fails until it is set, whatever the
+            # agent (/ready says so). Another provider without its key: this agent's chats alone would fail.
+            return None if split_model(model_id, self.provider)[0] == self.provider else reason
         try:
             self._build(model_id)  # built and dropped: an agent's check caches nothing
         except LlmUnavailable as error:

@@ -205,7 +205,13 @@ def test_the_langchain_model_check_refuses_an_unknown_provider_only_when_it_coul
     assert "cannot be used" in str(models.model_problem(":abc"))
     assert "cannot be used" in str(models.model_problem("nope:thing"))
     keyless = build_container(Settings(_env_file=None, STORAGE="memory")).chat_model()
-    assert keyless.model_problem("groq:any-name") is None  # the unset key is a server setting, said by /ready
+    assert (
+        keyless.model_problem("groq:any-name") is None
+    )  # the server's own provider: /ready says its key is unset
+    # Another provider without its key: every chat with this agent would answer 503 (schemathesis ST101).
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    assert "MISTRAL_API_KEY" in str(models.model_problem("mistralai:mistral-small"))
+    assert "mistralai" not in models.model_providers() and "groq" in models.model_providers()
 
 
 @pytest.mark.parametrize(
@@ -247,6 +253,8 @@ def test_the_schema_examples_follow_the_domain_rules(document: dict[str, Any]) -
 def test_the_model_rule_in_the_schema_is_what_the_server_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression (schemathesis ST202): the check of the model refused names the schema allowed."""
     monkeypatch.setenv("GROQ_API_KEY", "fake-key")
+    for unset in ("OPENAI_API_KEY", "MISTRAL_API_KEY"):
+        monkeypatch.delenv(unset, raising=False)
     settings = Settings(_env_file=None, STORAGE="memory")
     container = build_container(settings)
     schema = create_app(settings, container).openapi_schema.to_schema()["components"]["schemas"]
