@@ -50,10 +50,11 @@ MODEL_PATTERN = f"^[^{CONTROL_CHARACTERS}]*{NON_BLANK}[^{CONTROL_CHARACTERS}]*$"
 
 
 def model_pattern(providers: tuple[str, ...]) -> str:
-    """MODEL_PATTERN narrowed to these `provider:` prefixes (a bare name has no colon)."""
+    """MODEL_PATTERN narrowed to these `provider:` prefixes, each followed by a non-blank name (a bare name has
+    no colon)."""
     control = CONTROL_CHARACTERS
     bare = f"[^:{control}]*[^:{control}{WHITESPACE}][^:{control}]*"
-    prefixed = f"(?:{'|'.join(providers)}):[^{control}]*"
+    prefixed = f"(?:{'|'.join(providers)}):[^{control}]*{NON_BLANK}[^{control}]*"
     return f"^(?:{prefixed}|{bare})$"
 
 

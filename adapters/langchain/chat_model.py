@@ -198,6 +198,8 @@ class LangChainChatModel(ChatModel):
 
     def model_problem(self, model: str) -> str | None:
         model_id = self._resolve(model)
+        if not split_model(model_id, self.provider)[1].strip():
+            return f"{model!r} names a provider but no model."
         reason = self._reason(model_id)
         if reason is not None:
             # The server's own provider without its key: every chat fails until it is set, whatever the

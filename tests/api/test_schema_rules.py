@@ -264,7 +264,11 @@ def test_the_model_rule_in_the_schema_is_what_the_server_accepts(monkeypatch: py
         for model in (
             "llama-3.1-8b-instant",
             "groq:",
+            "groq: ",
+            "ollama:\t",
+            "groq::",
             "groq: x",
+            "mistralai:small",
             "openai:gpt-4o",
             "ollama:llama3.2:latest",
             ":abc",
