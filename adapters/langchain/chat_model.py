@@ -200,7 +200,7 @@ class LangChainChatModel(ChatModel):
         model_id = self._resolve(model)
         if not split_model(model_id, self.provider)[1].strip():
             return f"{model!r} names a provider but no model."
-        reason = self._reason(model_id)
+        reason = self._reason(model_id) or self._unconfigured(model_id)
         if reason is not None:
             # The server's own provider without its key: every chat fails until it is set, whatever the
             # agent (/ready says so). Another provider without its key: this agent's chats alone would fail.
@@ -210,6 +210,15 @@ class LangChainChatModel(ChatModel):
         except LlmUnavailable as error:
             return error.detail
         return None
+
+    def _unconfigured(self, model_id: str) -> str | None:
+        """A provider without keys that nothing says where it runs (OLLAMA_HOST unset): not set up here."""
+        profile = self._profile_of(model_id)
+        if profile.key_env is not None or profile.host_env is None:
+            return None
+        if self._base_url(profile) or env_value(profile.host_env):
+            return None
+        return f"{profile.name} is not set up on this server: set {profile.host_env} to where it runs."
 
     def model_providers(self) -> tuple[str, ...]:
         """Every provider LangChain knows of (and ours), kept when `model_problem` accepts it; found once."""

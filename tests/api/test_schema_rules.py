@@ -211,7 +211,13 @@ def test_the_langchain_model_check_refuses_an_unknown_provider_only_when_it_coul
     # Another provider without its key: every chat with this agent would answer 503 (schemathesis ST101).
     monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
     assert "MISTRAL_API_KEY" in str(models.model_problem("mistralai:mistral-small"))
+    # A provider without keys that nothing points at (schemathesis ST101: "ollama:x", ConnectError).
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    assert "OLLAMA_HOST" in str(models.model_problem("ollama:llama3"))
     assert "mistralai" not in models.model_providers() and "groq" in models.model_providers()
+    assert "ollama" not in models.model_providers()
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:11434")
+    assert models.model_problem("ollama:llama3") is None
 
 
 @pytest.mark.parametrize(
@@ -253,7 +259,7 @@ def test_the_schema_examples_follow_the_domain_rules(document: dict[str, Any]) -
 def test_the_model_rule_in_the_schema_is_what_the_server_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression (schemathesis ST202): the check of the model refused names the schema allowed."""
     monkeypatch.setenv("GROQ_API_KEY", "fake-key")
-    for unset in ("OPENAI_API_KEY", "MISTRAL_API_KEY"):
+    for unset in ("OPENAI_API_KEY", "MISTRAL_API_KEY", "OLLAMA_HOST"):
         monkeypatch.delenv(unset, raising=False)
     settings = Settings(_env_file=None, STORAGE="memory")
     container = build_container(settings)
