@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             ),
         ],
         dependencies=DEPENDENCIES,
-        guards=[plain_query_values],  # `?limit=5.0`, `?agent_id=1&agent_id=2`: 422, as the schema says
+        guards=[plain_query_values],  # `?agent_id=1&agent_id=2`: 422, as the schema says
         middleware=[metrics_middleware],
         logging_config=None,  # logging is configured once, for uvicorn and the app (entrypoints/logs.py)
         exception_handlers=EXCEPTION_HANDLERS,

@@ -222,7 +222,7 @@ def test_the_langchain_model_check_refuses_an_unknown_provider_only_when_it_coul
 
 @pytest.mark.parametrize(
     "query",
-    ["agent_id=5.0", "limit=5.0", "offset=1.0", "target=a&target=b", "agent_id=1&agent_id=2", "limit=1e2"],
+    ["target=a&target=b", "agent_id=1&agent_id=2", "limit=1&limit=2"],
 )
 def test_query_values_are_what_the_schema_says(client: TestClient, query: str) -> None:
     """Regression (schemathesis ST201): Litestar read `?agent_id=5.0` as 5 and kept one of two `target`s,
@@ -230,6 +230,8 @@ def test_query_values_are_what_the_schema_says(client: TestClient, query: str) -
     refused = client.get(f"/api/v1/audit?{query}")
     assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request"), query
     assert client.get("/api/v1/audit?agent_id=5&limit=10&offset=0&target=x").status_code == 200
+    # JSON Schema counts 5.0 as an integer (schemathesis ST202 when it was refused).
+    assert client.get("/api/v1/audit?agent_id=5.0&limit=10.0").status_code == 200
     assert client.get(f"/api/v1/conversations?{query.replace('target', 'session_id')}").status_code == 422
 
 
