@@ -14,12 +14,13 @@ from typing import Any
 from application.audit import Auditor
 from application.paging import Page
 from application.ports.agents import AgentRepository
+from application.ports.chat_model import ChatModel
 from application.ports.knowledge import KnowledgeStore
 from domain.agents import DEFAULT_AGENT, Agent, AgentSpec
 from domain.audit import Actor, AuditAction, agent_entry
 from domain.bounds import validate_agent_id
 from domain.clock import utc_now
-from domain.errors import AgentNotFound
+from domain.errors import AgentNotFound, InvalidAgent
 
 DEFAULT_AGENT_ID = 1
 
@@ -31,8 +32,10 @@ class AgentService:
         knowledge: KnowledgeStore | None = None,
         clock: Callable[[], datetime] = utc_now,
         audit: Auditor | None = None,
+        models: ChatModel | None = None,
     ) -> None:
         self._agents = agents
+        self._models = models
         self._knowledge = knowledge
         self._clock = clock
         self._audit = audit
@@ -42,7 +45,7 @@ class AgentService:
         return await self._agents.ensure(DEFAULT_AGENT_ID, DEFAULT_AGENT, self._clock())
 
     async def create(self, spec: AgentSpec, actor: Actor | None = None) -> Agent:
-        agent = await self._agents.add(spec.validated(), self._clock())
+        agent = await self._agents.add(self._usable(spec.validated()), self._clock())
         await self._record(AuditAction.AGENT_CREATED, agent.id, None, agent, actor)
         return agent
 
@@ -58,14 +61,17 @@ class AgentService:
     async def replace(self, agent_id: int, spec: AgentSpec, actor: Actor | None = None) -> Agent:
         """PUT: every field from `spec` (omitted ones take their defaults)."""
         current = await self.get(agent_id)
-        updated = await self._save(replace(current, spec=spec.validated(), updated_at=self._clock()))
+        updated = await self._save(
+            replace(current, spec=self._usable(spec.validated()), updated_at=self._clock())
+        )
         await self._record(AuditAction.AGENT_REPLACED, agent_id, current, updated, actor)
         return updated
 
     async def patch(self, agent_id: int, changes: dict[str, Any], actor: Actor | None = None) -> Agent:
         """PATCH: only the fields given."""
         current = await self.get(agent_id)
-        updated = await self._save(current.with_changes(changes, self._clock()))
+        changed = current.with_changes(changes, self._clock())
+        updated = await self._save(replace(changed, spec=self._usable(changed.spec)))
         await self._record(AuditAction.AGENT_UPDATED, agent_id, current, updated, actor)
         return updated
 
@@ -90,6 +96,13 @@ class AgentService:
     ) -> None:
         if self._audit is not None:
             await self._audit.record(agent_entry(action, agent_id, before, after, actor, self._audit.now()))
+
+    def _usable(self, spec: AgentSpec) -> AgentSpec:
+        """`spec` when its model can be built here; an agent no visitor could get an answer from is refused."""
+        problem = spec.model and self._models and self._models.model_problem(spec.model)
+        if problem:
+            raise InvalidAgent(f"model cannot be used: {problem}")
+        return spec
 
     async def _save(self, agent: Agent) -> Agent:
         if not await self._agents.save(agent):

@@ -37,6 +37,7 @@ from domain.clock import utc_now
 from domain.conversations import Message, MessageStatus, Role, new_id, validate_message_text
 from domain.errors import AgentNotFound, CentralitaError
 from domain.knowledge import Source
+from domain.rules import DEFAULT_MAX_MESSAGE_CHARS
 from domain.usage import Usage
 from domain.visitors import normalize_origin, validate_session_id
 
@@ -69,7 +70,7 @@ class ChatAnswer:
 
 @dataclass(frozen=True, slots=True)
 class ChatLimits:
-    max_message_chars: int = 4000
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
     budget: PromptBudget = field(default_factory=PromptBudget)
     # How often a streaming reply's text so far is saved; 0 = only at the end.
     stream_save_seconds: float = 1.0

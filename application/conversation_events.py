@@ -43,7 +43,8 @@ def visitor_message(question: Message) -> tuple[str, dict[str, Any]]:
 
 
 def error_fields(code: str, detail: str, retry_after: float | None = None) -> dict[str, Any]:
-    """The one error body of the API: HTTP answers, WebSocket/SSE `error` events and the OpenAPI component."""
+    """The error fields of a conversation's `error` event: the API's one error shape (`ErrorBody` in
+    entrypoints/http/error_body.py, which HTTP answers and the OpenAPI component use; a test keeps them equal)."""
     fields: dict[str, Any] = {"code": code, "detail": detail}
     if retry_after is not None:
         fields["retry_after"] = retry_after

@@ -30,7 +30,6 @@ from domain.bounds import validate_agent_id
 from domain.clock import utc_now
 from domain.errors import AgentNotFound, DocumentNotFound, DocumentTooLarge
 from domain.knowledge import (
-    MAX_TITLE_CHARS,
     EmbeddedChunk,
     KnowledgeDocument,
     ScoredChunk,
@@ -41,6 +40,7 @@ from domain.knowledge import (
     validate_text,
     validate_title,
 )
+from domain.rules import MAX_TITLE_CHARS
 
 log = logging.getLogger("centralita.knowledge")
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from domain.clock import utc_now
 from domain.errors import InvalidAgent
+from domain.rules import (
+    AGENT_GREETING,
+    AGENT_K_DOCUMENTS,
+    AGENT_LANGUAGE,
+    AGENT_MAX_TOKENS,
+    AGENT_MIN_SCORE,
+    AGENT_NAME,
+    AGENT_SYSTEM_PROMPT,
+    AGENT_TEMPERATURE,
+    DEFAULT_K_DOCUMENTS,
+    MODEL_PATTERN,
+    NON_BLANK,
+)
 
-DEFAULT_K_DOCUMENTS = 4
-MAX_K_DOCUMENTS = 50
+_NON_BLANK = re.compile(NON_BLANK)
+_MODEL = re.compile(MODEL_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,26 +44,32 @@ class AgentSpec:
     def validated(self) -> AgentSpec:
         """Return self when every field is within its bounds, else raise InvalidAgent."""
         problems = []
-        if not self.name.strip() or len(self.name) > 200:
-            problems.append("name must have 1 to 200 characters")
-        if not self.system_prompt.strip():
+        if not _NON_BLANK.search(self.name) or len(self.name) > AGENT_NAME.max_chars:
+            problems.append(f"name must have {AGENT_NAME.min_chars} to {AGENT_NAME.max_chars} characters")
+        if not _NON_BLANK.search(self.system_prompt):
             problems.append("system_prompt must not be empty")
-        if len(self.system_prompt) > 50_000:
-            problems.append("system_prompt must have at most 50000 characters")
-        if not 2 <= len(self.language) <= 16:
+        if len(self.system_prompt) > AGENT_SYSTEM_PROMPT.max_chars:
+            problems.append(f"system_prompt must have at most {AGENT_SYSTEM_PROMPT.max_chars} characters")
+        if not AGENT_LANGUAGE.min_chars <= len(self.language) <= AGENT_LANGUAGE.max_chars:
             problems.append("language must be a language tag such as 'es' or 'en'")
-        if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
-            problems.append("temperature must be between 0 and 2")
-        if self.max_tokens is not None and not 1 <= self.max_tokens <= 200_000:
-            problems.append("max_tokens must be between 1 and 200000")
-        if not 0 <= self.k_documents <= MAX_K_DOCUMENTS:
-            problems.append(f"k_documents must be between 0 and {MAX_K_DOCUMENTS}")
-        if self.min_score is not None and not -1.0 <= self.min_score <= 1.0:
-            problems.append("min_score must be between -1 and 1")
-        if self.model is not None and not self.model.strip():
-            problems.append("model must not be blank (omit it to use the configured default)")
-        if self.greeting is not None and len(self.greeting) > 2000:
-            problems.append("greeting must have at most 2000 characters")
+        if self.temperature is not None and not AGENT_TEMPERATURE.holds(self.temperature):
+            problems.append(
+                f"temperature must be between {AGENT_TEMPERATURE.low:g} and {AGENT_TEMPERATURE.high:g}"
+            )
+        if self.max_tokens is not None and not AGENT_MAX_TOKENS.holds(self.max_tokens):
+            problems.append(f"max_tokens must be between {AGENT_MAX_TOKENS.low} and {AGENT_MAX_TOKENS.high}")
+        if not AGENT_K_DOCUMENTS.holds(self.k_documents):
+            problems.append(
+                f"k_documents must be between {AGENT_K_DOCUMENTS.low} and {AGENT_K_DOCUMENTS.high}"
+            )
+        if self.min_score is not None and not AGENT_MIN_SCORE.holds(self.min_score):
+            problems.append(f"min_score must be between {AGENT_MIN_SCORE.low:g} and {AGENT_MIN_SCORE.high:g}")
+        if self.model is not None and not _MODEL.search(self.model):
+            problems.append(
+                "model must not be blank or hold control characters (omit it to use the configured default)"
+            )
+        if self.greeting is not None and len(self.greeting) > AGENT_GREETING.max_chars:
+            problems.append(f"greeting must have at most {AGENT_GREETING.max_chars} characters")
         if problems:
             raise InvalidAgent("; ".join(problems) + ".")
         return self

@@ -11,6 +11,7 @@ from enum import StrEnum
 from domain.clock import utc_now
 from domain.errors import EmptyMessage, InvalidCharacters, MessageTooLong
 from domain.knowledge import Source
+from domain.rules import CONTROL_CHARACTERS, LONE_SURROGATES
 from domain.usage import Usage
 
 
@@ -67,9 +68,8 @@ class Conversation:
     usage: Usage = field(default_factory=Usage)
 
 
-# C0/C1 control characters except tab, line feed and carriage return; DEL; lone UTF-16 surrogates (which
-# no UTF-8 text can hold and no store can write).
-_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters (but tab, line feed and carriage return) and lone surrogates (domain/rules.py).
+_FORBIDDEN_CHARACTERS = re.compile(f"[{CONTROL_CHARACTERS}{LONE_SURROGATES}]")
 
 
 def validate_message_text(text: object, max_chars: int) -> str:

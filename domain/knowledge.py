@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from domain.errors import EmptyDocument, InvalidDocument
+from domain.rules import CONTROL_CHARACTERS, LONE_SURROGATES, MAX_SOURCE_CHARS, MAX_TITLE_CHARS
 
-MAX_TITLE_CHARS = 200
-MAX_SOURCE_CHARS = 500
+# A document is the company's own text (a PDF's page breaks are form feeds): control characters other than
+# tab and line breaks, and lone surrogates (no store can write them), become spaces instead of refusing it.
+_UNPRINTABLE = re.compile(f"[{CONTROL_CHARACTERS}{LONE_SURROGATES}]")
 SNIPPET_CHARS = 300
 _ENDS_A_SENTENCE = tuple(".,:;!?…")
 
@@ -78,27 +81,33 @@ def new_document_id() -> str:
     return uuid.uuid4().hex
 
 
+def printable(text: str) -> str:
+    """`text` with NULs removed and every other control character or lone surrogate turned into a space."""
+    return _UNPRINTABLE.sub(" ", text.replace("\x00", ""))
+
+
 def validate_title(title: str) -> str:
-    title = " ".join(title.split())
-    if not title:
-        raise InvalidDocument("A document needs a non-empty title.")
+    """The title with its blank space collapsed. Its length is counted as given, as the schema's maxLength is."""
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidDocument(f"A document title has at most {MAX_TITLE_CHARS} characters.")
+    title = " ".join(printable(title).split())
+    if not title:
+        raise InvalidDocument("A document needs a non-empty title.")
     return title
 
 
 def validate_source(source: str | None) -> str | None:
-    if source is None or not source.strip():
-        return None
-    source = source.strip()
-    if len(source) > MAX_SOURCE_CHARS:
+    """The source without surrounding blank space, None when blank; its length counted as given."""
+    if source is not None and len(source) > MAX_SOURCE_CHARS:
         raise InvalidDocument(f"A document source has at most {MAX_SOURCE_CHARS} characters.")
-    return source
+    if source is None or not printable(source).strip():
+        return None
+    return printable(source).strip()
 
 
 def validate_text(text: str) -> str:
-    """The document's text with stray NULs and surrounding blank space removed; never empty."""
-    text = text.replace("\x00", "").strip()
+    """The document's text made printable (see `printable`), without surrounding blank space; never empty."""
+    text = printable(text).strip()
     if not text:
         raise EmptyDocument("The document has no text to learn from.")
     return text

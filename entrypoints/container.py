@@ -222,7 +222,9 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     auditor = providers.Singleton(Auditor, audit_log)  # admin changes, recorded by the use cases below
-    agent_service = providers.Singleton(AgentService, agents, knowledge_store, audit=auditor)
+    agent_service = providers.Singleton(
+        AgentService, agents, knowledge_store, audit=auditor, models=chat_model
+    )
     knowledge_service = providers.Singleton(
         KnowledgeService,
         agents,

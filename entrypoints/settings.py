@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.bounds import MAX_REPLY_CHARS
+from domain.rules import DEFAULT_MAX_MESSAGE_CHARS
 
 DEFAULT_LLM_MODEL = "groq:llama-3.1-8b-instant"
 
@@ -158,7 +159,11 @@ class Settings(BaseSettings):
         description="Wrong X-API-Key values one client address may send per minute; then 429 on admin routes.",
     )
     max_message_chars: int = Field(
-        4000, ge=1, le=100_000, validation_alias="MAX_MESSAGE_CHARS", description="Longest visitor message."
+        DEFAULT_MAX_MESSAGE_CHARS,
+        ge=1,
+        le=100_000,
+        validation_alias="MAX_MESSAGE_CHARS",
+        description="Longest visitor message.",
     )
     max_request_kb: int = Field(
         256,

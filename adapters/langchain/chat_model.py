@@ -14,13 +14,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain.chat_models import base as chat_models_base
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 
 from adapters.langchain.attempts import Attempts
 from adapters.langchain.failures import describe, key_rejected, rejected_key_advice
 from adapters.langchain.messages import split_model
-from adapters.langchain.providers import ProviderProfile, env_value, init_kwargs, key_hint, profile_for
+from adapters.langchain.providers import (
+    PROFILES,
+    ProviderProfile,
+    env_value,
+    init_kwargs,
+    key_hint,
+    profile_for,
+)
 from application.ports.chat_model import (
     ChatModel,
     KeyCheck,
@@ -62,6 +70,7 @@ class LangChainChatModel(ChatModel):
         self.provider, self.default_model = split_model(config.model, "groq")
         self._fallbacks = tuple(self._resolve(m) for m in config.fallback_models if m.strip())
         self._models: dict[str, BaseChatModel] = {}
+        self._providers: tuple[str, ...] | None = None
         self._variants: dict[tuple[str, float | None, int | None], BaseChatModel] = {}
         self._attempts = Attempts(
             config.timeout,
@@ -187,30 +196,62 @@ class LangChainChatModel(ChatModel):
             self._variants[key] = variant
         return variant
 
+    def model_problem(self, model: str) -> str | None:
+        model_id = self._resolve(model)
+        if not split_model(model_id, self.provider)[1].strip():
+            return f"{model!r} names a provider but no model."
+        reason = self._reason(model_id) or self._unconfigured(model_id)
+        if reason is not None:
+            # The server's own provider without its key: every chat fails until it is set, whatever the
+            # agent (/ready says so). Another provider without its key: this agent's chats alone would fail.
+            return None if split_model(model_id, self.provider)[0] == self.provider else reason
+        try:
+            self._build(model_id)  # built and dropped: an agent's check caches nothing
+        except LlmUnavailable as error:
+            return error.detail
+        return None
+
+    def _unconfigured(self, model_id: str) -> str | None:
+        """A provider without keys that nothing says where it runs (OLLAMA_HOST unset): not set up here."""
+        profile = self._profile_of(model_id)
+        if profile.key_env is not None or profile.host_env is None:
+            return None
+        if self._base_url(profile) or env_value(profile.host_env):
+            return None
+        return f"{profile.name} is not set up on this server: set {profile.host_env} to where it runs."
+
+    def model_providers(self) -> tuple[str, ...]:
+        """Every provider LangChain knows of (and ours), kept when `model_problem` accepts it; found once."""
+        if self._providers is None:
+            known = set(PROFILES) | set(getattr(chat_models_base, "_BUILTIN_PROVIDERS", {})) | {self.provider}
+            self._providers = tuple(p for p in sorted(known) if self.model_problem(f"{p}:probe") is None)
+        return self._providers
+
     def _model(self, model_id: str) -> BaseChatModel:
         model = self._models.get(model_id)
         if model is None:
-            profile = self._profile_of(model_id)
-            try:
-                model = self._factory(
-                    model_id,
-                    **init_kwargs(
-                        profile,
-                        self._key(profile),
-                        self._base_url(profile),
-                        temperature=self._config.temperature,
-                        max_tokens=self._config.max_tokens,
-                        timeout=self._config.timeout,
-                        max_retries=self._config.max_retries,
-                    ),
-                )
-            except Exception as error:
-                raise LlmUnavailable(
-                    f"The model {model_id!r} cannot be used: {type(error).__name__}."
-                ) from error
+            model = self._build(model_id)
             self._models[model_id] = model
             log.info("chat model ready: %s", model_id)
         return model
+
+    def _build(self, model_id: str) -> BaseChatModel:
+        profile = self._profile_of(model_id)
+        try:
+            return self._factory(
+                model_id,
+                **init_kwargs(
+                    profile,
+                    self._key(profile),
+                    self._base_url(profile),
+                    temperature=self._config.temperature,
+                    max_tokens=self._config.max_tokens,
+                    timeout=self._config.timeout,
+                    max_retries=self._config.max_retries,
+                ),
+            )
+        except Exception as error:
+            raise LlmUnavailable(f"The model {model_id!r} cannot be used: {type(error).__name__}.") from error
 
     def _key(self, profile: ProviderProfile) -> str | None:
         return self._config.api_keys.get(profile.name) or env_value(profile.key_env)

@@ -37,6 +37,8 @@ class ProviderProfile:
     finish_keys: tuple[str, ...] = ()
     # A base URL makes the key optional (a self-hosted OpenAI-compatible server).
     key_optional_with_base_url: bool = False
+    # For a provider without keys: the variable that says where it runs (its integration reads it itself).
+    host_env: str | None = None
 
 
 async def _list_groq(api_key: str | None, base_url: str | None, seconds: float) -> list[ModelInfo]:
@@ -84,6 +86,7 @@ PROFILES: dict[str, ProviderProfile] = {
         list_models=_list_ollama,
         sdk_retries=False,
         finish_keys=("done_reason",),
+        host_env="OLLAMA_HOST",
     ),
     "anthropic": ProviderProfile("anthropic", "ANTHROPIC_API_KEY"),
     "mistralai": ProviderProfile("mistralai", "MISTRAL_API_KEY"),

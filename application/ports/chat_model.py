@@ -87,6 +87,16 @@ class ChatModel(ABC):
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelDelta]:
         """The answer piece by piece; closing the iterator cancels the provider call."""
 
+    def model_problem(self, model: str) -> str | None:
+        """Why an agent may not name `model` (no provider here can build it), or None; no network call. An
+        agent saved with such a model would answer every visitor 503, so the agent is refused instead."""
+        return None
+
+    def model_providers(self) -> tuple[str, ...] | None:
+        """The `provider:` prefixes an agent's model may name here (those `model_problem` accepts), or None
+        when it accepts any."""
+        return None
+
     @abstractmethod
     async def list_models(self) -> list[ModelInfo]:
         """The models the provider offers (or the configured ones where it has no listing)."""

@@ -16,7 +16,6 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from application.diagnostics import Diagnostics
-from domain.knowledge import MAX_SOURCE_CHARS, MAX_TITLE_CHARS
 from entrypoints.container import Container, build_container, resolve_all, start_knowledge
 from entrypoints.http.agents import AgentController
 from entrypoints.http.allow import install_allow_fix
@@ -35,9 +34,12 @@ from entrypoints.http.openapi_errors import (
     declare_document_body,
     declare_error_responses,
     declare_event_stream,
+    declare_message_limit,
+    declare_model_rule,
 )
 from entrypoints.http.public_agents import PublicAgentController
-from entrypoints.http.schemas import AgentBody, AgentPatchBody
+from entrypoints.http.query import plain_query_values
+from entrypoints.http.schemas import AgentBody, AgentPatchBody, ChatBody, LegacyChatBody
 from entrypoints.http.security import log_access_rules
 from entrypoints.metrics import metrics, metrics_middleware
 from entrypoints.settings import Settings
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             ),
         ],
         dependencies=DEPENDENCIES,
+        guards=[plain_query_values],  # `?agent_id=1&agent_id=2`: 422, as the schema says
         middleware=[metrics_middleware],
         logging_config=None,  # logging is configured once, for uvicorn and the app (entrypoints/logs.py)
         exception_handlers=EXCEPTION_HANDLERS,
@@ -155,8 +158,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     install_middleware(app, settings)  # CORS, request id, security headers, access log, WebSocket origins
     install_allow_fix(app)  # OPTIONS lists every method of the path
-    declare_error_responses(app)  # every operation documents its {"detail", "code"} errors
+    declare_error_responses(app)  # every operation documents its ErrorBody errors
     declare_event_stream(app, "/api/v1/chat/stream")  # SSE, not JSON
     declare_closed_shapes(app, AgentBody, AgentPatchBody)  # unknown fields are refused (422 invalid_request)
-    declare_document_body(app, "/api/v1/agents/{agent_id}/documents", MAX_TITLE_CHARS, MAX_SOURCE_CHARS)
+    declare_document_body(app, "/api/v1/agents/{agent_id}/documents")
+    declare_message_limit(app, settings.max_message_chars, ChatBody, LegacyChatBody)
+    declare_model_rule(app, _model_providers(container), AgentBody, AgentPatchBody)
     return app
+
+
+def _model_providers(container: Container) -> tuple[str, ...] | None:
+    """The providers an agent's model may name, for the schema; None (any) when the chat model cannot be
+    built yet: the lifespan then reports the broken setting as a startup failure, as before."""
+    try:
+        return container.chat_model().model_providers()
+    except Exception:
+        return None

@@ -9,7 +9,6 @@ again (a streaming reply waits on it for the client's disconnect).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
@@ -25,10 +24,10 @@ from litestar.types import (
     Send,
 )
 
+from entrypoints.http.error_body import encode_error_body
+
 log = logging.getLogger("centralita.http")
-_BODY = json.dumps(
-    {"detail": "The request body took too long to arrive.", "code": "request_timeout"}
-).encode()
+_BODY = encode_error_body("request_timeout", "The request body took too long to arrive.")
 
 
 def with_body_timeout(app: ASGIApp, seconds: float) -> ASGIApp:

@@ -1,4 +1,5 @@
-"""Every error leaves as JSON `{"detail", "code"}` with a fitting status; never a stack trace."""
+"""Every error leaves as JSON `{"code", "detail"}` (entrypoints/http/error_body.py) with a fitting status; never a
+stack trace."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from domain.errors import (
     Unavailable,
     UnsupportedDocumentType,
 )
-from entrypoints.http.schemas import AGENT_FIELD_RULES
+from domain.rules import AGENT_FIELD_RULES
+from entrypoints.http.error_body import error_body
 
 log = logging.getLogger("centralita.http")
 
@@ -48,13 +50,12 @@ def status_for(error: CentralitaError) -> int:
 
 def error_response(
     status: int, code: str, detail: str, headers: dict[str, str] | None = None
-) -> Response[dict[str, str]]:
-    return Response(
-        {"detail": detail, "code": code}, status_code=status, media_type=MediaType.JSON, headers=headers
-    )
+) -> Response[dict[str, Any]]:
+    """The error as its `ErrorBody`; a wait is sent as the `Retry-After` header, not in the body."""
+    return Response(error_body(code, detail), status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def on_domain_error(_: Request[Any, Any, Any], error: CentralitaError) -> Response[dict[str, str]]:
+def on_domain_error(_: Request[Any, Any, Any], error: CentralitaError) -> Response[dict[str, Any]]:
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
     return error_response(status_for(error), error.code, error.detail, headers)
 
@@ -72,7 +73,7 @@ _HTTP_CODES = {
 }
 
 
-def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, str]]:
+def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
     if isinstance(error, ValidationException):
         return _validation_error(error)
     code = getattr(error, "code", None) or _HTTP_CODES.get(error.status_code, "error")
@@ -85,7 +86,7 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
     return error_response(error.status_code, code, detail, error.headers)
 
 
-def _validation_error(error: ValidationException) -> Response[dict[str, str]]:
+def _validation_error(error: ValidationException) -> Response[dict[str, Any]]:
     """Malformed JSON is 400 `malformed_json`; JSON of the wrong shape is 422 `invalid_request`."""
     text = str(error.detail or "")
     extra = error.extra if isinstance(error.extra, list) else []
@@ -103,7 +104,7 @@ _BROKEN_RULE = re.compile(r"^Expected `[^`]+` (of length|matching regex|[<>]=?)"
 
 def on_agent_validation_error(
     request: Request[Any, Any, Any], error: ValidationException
-) -> Response[dict[str, str]]:
+) -> Response[dict[str, Any]]:
     """Agent bodies: a field that breaks its declared rule is 422 `invalid_agent`, as when the domain finds it.
 
     The wrong shape (a missing or unknown field, a value of the wrong type) stays 422 `invalid_request`.
@@ -125,19 +126,19 @@ def on_agent_validation_error(
     return error_response(422, "invalid_agent", f"The agent is not valid: {problems}")
 
 
-def on_deep_json(request: Request[Any, Any, Any], error: RecursionError) -> Response[dict[str, str]]:
+def on_deep_json(request: Request[Any, Any, Any], error: RecursionError) -> Response[dict[str, Any]]:
     """JSON nested deeper than the decoder's recursion bound is malformed input (400), not a fault."""
     if "deserializing" not in str(error):  # msgspec's words; any other recursion is a bug
         return on_unexpected_error(request, error)
     return error_response(400, "malformed_json", "The request body is nested too deeply.")
 
 
-def on_unreadable_path(request: Request[Any, Any, Any], _: ValueError) -> Response[dict[str, str]]:
+def on_unreadable_path(request: Request[Any, Any, Any], _: ValueError) -> Response[dict[str, Any]]:
     """A static file path the file system cannot name (a NUL byte, `/widget/%00`) names nothing: 404."""
     return error_response(404, "not_found", "Nothing is served at that path.")
 
 
-def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, str]]:
+def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
         HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."

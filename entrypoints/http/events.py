@@ -7,8 +7,8 @@ from typing import Any
 
 import msgspec
 
-from application.conversation_events import error_fields
 from application.ports.feed import FeedEvent
+from entrypoints.http.error_body import error_body
 
 _encoder = msgspec.json.Encoder()
 
@@ -18,8 +18,9 @@ def feed_payload(event: FeedEvent) -> dict[str, Any]:
 
 
 def error_payload(code: str, detail: str, retry_after: float | None = None) -> dict[str, Any]:
-    """An `error` event about this connection's own request (a refusal): no `event_id`."""
-    return {"type": "error", **error_fields(code, detail, retry_after)}
+    """An `error` event about this connection's own request (a refusal, no `event_id`): the one error shape
+    (`ErrorBody`) with its `type`."""
+    return {"type": "error", **error_body(code, detail, retry_after)}
 
 
 def encode_payload(payload: dict[str, Any], seq: int) -> str:

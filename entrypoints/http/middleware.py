@@ -6,7 +6,6 @@ WebSocket handshake before any route does.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from litestar.types import (
 from entrypoints.http.body_timeout import with_body_timeout
 from entrypoints.http.client_closed import ClientWatch
 from entrypoints.http.cors import with_cors
+from entrypoints.http.error_body import encode_error_body
 from entrypoints.http.headers import security_headers
 from entrypoints.http.request_id import REQUEST_ID_HEADER, accept_or_make, request_id
 from entrypoints.settings import Settings
@@ -147,9 +147,7 @@ class RequestContextMiddleware:
     @staticmethod
     async def _refuse_host(send: Send) -> None:
         """400 `invalid_host`: a name this server does not serve (DNS rebinding), never routed."""
-        body = json.dumps(
-            {"detail": "This server does not serve that Host (ALLOWED_HOSTS).", "code": "invalid_host"}
-        ).encode()
+        body = encode_error_body("invalid_host", "This server does not serve that Host (ALLOWED_HOSTS).")
         start: HTTPResponseStartEvent = {
             "type": "http.response.start",
             "status": 400,

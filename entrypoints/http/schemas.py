@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+from litestar.openapi.spec import Example
 from litestar.params import KwargDefinition, Parameter
 
 from application.chat import ChatAnswer
 from application.ports.chat_model import KeyCheck, ModelInfo, ProviderCheck
-from domain.agents import DEFAULT_K_DOCUMENTS, MAX_K_DOCUMENTS, Agent, AgentSpec
+from domain import rules
+from domain.agents import Agent, AgentSpec
 from domain.bounds import MAX_ID, MAX_LIMIT, MAX_OFFSET
 from domain.conversations import Conversation, Message
 from domain.knowledge import Source
@@ -31,21 +33,38 @@ AgentIdField = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID, description=f"An age
 
 
 # Documented, not enforced here: the chat turn checks these rules itself and answers with the stable codes of
-# PRODUCT.md (422 invalid_session_id, 413 message_too_long, 422 invalid_characters, …).
-_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-# What Python's str.strip() removes, spelled out: ECMA's `\s` (the schema's dialect) also holds U+FEFF, which
-# Python keeps, so `\s` made "\ufeff" blank for the schema and a valid message for the server.
-WHITESPACE = r"\t\n\v\f\r\x1c-\x1f\x85 \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-SessionId = Annotated[str, KwargDefinition(schema_extra={"pattern": "^[A-Za-z0-9._:-]{1,128}$"})]
+# PRODUCT.md (422 invalid_session_id, 413 message_too_long, 422 invalid_characters, …). Every value comes from
+# domain/rules.py; the message's max_length is replaced by the configured MAX_MESSAGE_CHARS once the app is
+# built (openapi_errors.declare_message_limit).
+SESSION_ID_SCHEMA_PATTERN = f"^{rules.SESSION_ID_PATTERN}$"
+# An empty origin means the default one (domain.visitors.normalize_origin).
+ORIGIN_SCHEMA_PATTERN = f"^[{rules.IDENTIFIER_CHARACTERS}]{{0,{rules.MAX_ORIGIN_CHARS}}}$"
+_CONTROL = rules.CONTROL_CHARACTERS
+MESSAGE_SCHEMA_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{rules.WHITESPACE}][^{_CONTROL}]*$"
+# Examples a client can copy (and schemathesis's examples phase sends); a test checks the domain accepts them.
+EXAMPLE_SESSION_ID = "visitor-3f9a.2026:web_1"
+EXAMPLE_MESSAGE = "¿A qué hora abrís los sábados?"
+SessionId = Annotated[
+    str,
+    KwargDefinition(
+        schema_extra={"pattern": SESSION_ID_SCHEMA_PATTERN}, examples=[Example(value=EXAMPLE_SESSION_ID)]
+    ),
+]
 VisitorText = Annotated[
     str,
     KwargDefinition(
-        max_length=4000,
-        description="Non-blank text of at most MAX_MESSAGE_CHARS (default 4000) characters; no control characters.",
-        schema_extra={"pattern": f"^[^{_CONTROL}]*[^{_CONTROL}{WHITESPACE}][^{_CONTROL}]*$"},
+        max_length=rules.DEFAULT_MAX_MESSAGE_CHARS,
+        description="Non-blank text of at most MAX_MESSAGE_CHARS characters; no control characters.",
+        schema_extra={"pattern": MESSAGE_SCHEMA_PATTERN},
+        examples=[Example(value=EXAMPLE_MESSAGE)],
     ),
 ]
-Origin = Annotated[str | None, KwargDefinition(schema_extra={"pattern": "^[A-Za-z0-9._:-]{0,32}$"})]
+Origin = Annotated[
+    str | None,
+    KwargDefinition(
+        schema_extra={"pattern": ORIGIN_SCHEMA_PATTERN}, examples=[Example(value=rules.DEFAULT_ORIGIN)]
+    ),
+]
 
 
 class ChatBody(msgspec.Struct, kw_only=True):
@@ -62,61 +81,41 @@ class LegacyChatBody(msgspec.Struct, kw_only=True):
     origin: Origin = None
 
 
-# The agent field rules of AgentSpec.validated(), declared so the schema tells clients what is accepted. msgspec
-# enforces them while decoding; the agent routes answer a broken rule with 422 `invalid_agent`, like the domain.
-AGENT_FIELD_RULES = {
-    "name": "1 to 200 characters, not blank.",
-    "system_prompt": "Not blank, at most 50000 characters.",
-    "language": "A language tag such as 'es' or 'en' (2 to 16).",
-    "model": "Not blank; omit it or send null for the configured default.",
-    "temperature": "Between 0 and 2.",
-    "max_tokens": "Between 1 and 200000.",
-    "k_documents": f"Between 0 and {MAX_K_DOCUMENTS}.",
-    "min_score": "Between -1 and 1.",
-    "greeting": "At most 2000 characters.",
-}
-# Searched, not anchored: at least one character that is neither whitespace nor a control character.
-# Explicit control ranges because Python counts \x1c-\x1f and \x85 as whitespace (the domain strips them)
-# while the schema's ECMA dialect does not: `\S` alone let "\x1f" pass the schema and fail the API.
-NON_BLANK = rf"[^{WHITESPACE}\x00-\x1f\x7f-\x9f]"
-AgentName = Annotated[
-    str,
-    msgspec.Meta(min_length=1, max_length=200, pattern=NON_BLANK, description=AGENT_FIELD_RULES["name"]),
-]
-SystemPrompt = Annotated[
-    str,
-    msgspec.Meta(max_length=50_000, pattern=NON_BLANK, description=AGENT_FIELD_RULES["system_prompt"]),
-]
-Language = Annotated[
-    str,
-    msgspec.Meta(min_length=2, max_length=16, description=AGENT_FIELD_RULES["language"]),
-]
-ModelName = Annotated[
-    str,
-    msgspec.Meta(pattern=NON_BLANK, description=AGENT_FIELD_RULES["model"]),
-]
-# Litestar leaves a falsy bound (`ge=0`) of an optional field out of the schema; "extra" puts it back.
-Temperature = Annotated[
-    float,
-    msgspec.Meta(
-        ge=0.0,
-        le=2.0,
-        description=AGENT_FIELD_RULES["temperature"],
-        extra_json_schema={"extra": {"minimum": 0.0}},
-    ),
-]
-MaxTokens = Annotated[int, msgspec.Meta(ge=1, le=200_000, description=AGENT_FIELD_RULES["max_tokens"])]
-KDocuments = Annotated[
-    int,
-    msgspec.Meta(
-        ge=0,
-        le=MAX_K_DOCUMENTS,
-        description=AGENT_FIELD_RULES["k_documents"],
-        extra_json_schema={"extra": {"minimum": 0}},
-    ),
-]
-MinScore = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0, description=AGENT_FIELD_RULES["min_score"])]
-Greeting = Annotated[str, msgspec.Meta(max_length=2000, description=AGENT_FIELD_RULES["greeting"])]
+# The agent field rules of AgentSpec.validated() (domain/rules.py), declared so the schema tells clients what
+# is accepted. msgspec enforces them while decoding; the agent routes answer a broken rule with 422
+# `invalid_agent`, like the domain.
+AGENT_FIELD_RULES = rules.AGENT_FIELD_RULES
+NON_BLANK = rules.NON_BLANK
+WHITESPACE = rules.WHITESPACE
+
+
+def _text(length: rules.Length, description: str) -> msgspec.Meta:
+    """A text field's msgspec rule: its length bounds, and one non-blank character when it must have one."""
+    return msgspec.Meta(
+        min_length=length.min_chars or None,
+        max_length=length.max_chars,
+        pattern=NON_BLANK if length.not_blank else None,
+        description=description,
+    )
+
+
+def _number(bounds: rules.Range | rules.IntRange, description: str) -> msgspec.Meta:
+    """A number field's msgspec rule. Litestar leaves a falsy bound (`ge=0`) of an optional field out of the
+    schema; "extra" puts it back."""
+    extra = {"extra": {"minimum": bounds.low}} if not bounds.low else None
+    return msgspec.Meta(ge=bounds.low, le=bounds.high, description=description, extra_json_schema=extra)
+
+
+AgentName = Annotated[str, _text(rules.AGENT_NAME, AGENT_FIELD_RULES["name"])]
+SystemPrompt = Annotated[str, _text(rules.AGENT_SYSTEM_PROMPT, AGENT_FIELD_RULES["system_prompt"])]
+Language = Annotated[str, _text(rules.AGENT_LANGUAGE, AGENT_FIELD_RULES["language"])]
+# Narrowed to the providers this server can build once the app is built (openapi_errors.declare_model_rule).
+ModelName = Annotated[str, msgspec.Meta(pattern=rules.MODEL_PATTERN, description=AGENT_FIELD_RULES["model"])]
+Temperature = Annotated[float, _number(rules.AGENT_TEMPERATURE, AGENT_FIELD_RULES["temperature"])]
+MaxTokens = Annotated[int, _number(rules.AGENT_MAX_TOKENS, AGENT_FIELD_RULES["max_tokens"])]
+KDocuments = Annotated[int, _number(rules.AGENT_K_DOCUMENTS, AGENT_FIELD_RULES["k_documents"])]
+MinScore = Annotated[float, _number(rules.AGENT_MIN_SCORE, AGENT_FIELD_RULES["min_score"])]
+Greeting = Annotated[str, _text(rules.AGENT_GREETING, AGENT_FIELD_RULES["greeting"])]
 
 
 class AgentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -128,7 +127,7 @@ class AgentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     model: ModelName | None = None
     temperature: Temperature | None = None
     max_tokens: MaxTokens | None = None
-    k_documents: KDocuments = DEFAULT_K_DOCUMENTS
+    k_documents: KDocuments = rules.DEFAULT_K_DOCUMENTS
     min_score: MinScore | None = None
     greeting: Greeting | None = None
 
@@ -264,12 +263,6 @@ class KeyCheckOut(msgspec.Struct, omit_defaults=True):
     provider: str
     key_hint: str | None
     error: str | None = None
-
-
-class ErrorOut(msgspec.Struct, omit_defaults=True):
-    detail: str
-    code: str
-    retry_after: float | None = None
 
 
 # --- mapping --------------------------------------------------------------------------------------------

@@ -128,7 +128,9 @@ def test_a_provider_that_stays_down_or_stalls(server: str, provider: str, fake: 
     assert (r.status_code, r.json()["code"]) == (503, "llm_unavailable")
     fake.set_sticky_fault("stall", seconds=20)
     events = turn(server, "stall", "¿sigues ahí?")
-    assert [e["type"] for e in events] == ["visitor_message", "error"] and events[1]["code"] == "llm_unavailable"
+    assert [e["type"] for e in events] == ["visitor_message", "error"] and events[1][
+        "code"
+    ] == "llm_unavailable"
     for session in ("down", "stall"):
         _, messages = stored(server, session)
         assert [(m["role"], m["status"]) for m in messages] == [("user", "complete"), ("assistant", "failed")]
