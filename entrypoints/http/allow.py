@@ -21,8 +21,8 @@ def install_allow_fix(app: Litestar) -> None:
     }
 
     async def correct_allow(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
-            return
+        if message["type"] != "http.response.start":
+            return  # OPTIONS answers and 405s carry `Allow`; a path with a WebSocket lists it there too
         headers = MutableScopeHeaders.from_message(message)
         allowed = methods.get(scope.get("path_template", ""))
         if allowed is not None and "allow" in headers:

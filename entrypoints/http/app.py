@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_allow_fix(app)  # OPTIONS lists every method of the path
     declare_error_responses(app)  # every operation documents its ErrorBody errors
     declare_event_stream(app, "/api/v1/chat/stream")  # SSE, not JSON
+    declare_event_stream(app, "/api/v1/chat/stream/{session_id}/{agent_id}", "get")
     declare_closed_shapes(app, AgentBody, AgentPatchBody)  # unknown fields are refused (422 invalid_request)
     declare_document_body(app, "/api/v1/agents/{agent_id}/documents")
     declare_message_limit(app, settings.max_message_chars, ChatBody, LegacyChatBody)

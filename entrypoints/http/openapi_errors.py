@@ -90,13 +90,14 @@ _SSE_EVENT = Schema(
 )
 
 
-def declare_event_stream(app: Litestar, path: str) -> None:
-    """The SSE route's 200 is `text/event-stream` (one `data:` JSON line per event), not JSON."""
-    operation = getattr((app.openapi_schema.paths or {}).get(path), "post", None)
+def declare_event_stream(app: Litestar, path: str, method: str = "post") -> None:
+    """An SSE route's 200 is `text/event-stream` (an `id:` and a `data:` JSON line per event), not JSON."""
+    operation = getattr((app.openapi_schema.paths or {}).get(path), method, None)
     if operation is None or not operation.responses:
         return
     operation.responses["200"] = OpenAPIResponse(
-        description="Server-sent events: start, sources, token…, then end or error (docs/api.md).",
+        description="Server-sent events, each with its `id:` (event_id): visitor_message, start, sources, "
+        "token…, then end or error (docs/api.md).",
         content={"text/event-stream": OpenAPIMediaType(schema=_SSE_EVENT)},
     )
 
