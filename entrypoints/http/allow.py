@@ -24,8 +24,11 @@ def install_allow_fix(app: Litestar) -> None:
         if message["type"] != "http.response.start":
             return  # OPTIONS answers and 405s carry `Allow`; a path with a WebSocket lists it there too
         headers = MutableScopeHeaders.from_message(message)
+        if "allow" not in headers:
+            return
         allowed = methods.get(scope.get("path_template", ""))
-        if allowed is not None and "allow" in headers:
-            headers["Allow"] = allowed
+        if allowed is None:  # a 405 raised while routing: only HTTP methods, not Litestar's `websocket`
+            allowed = ", ".join(m.strip() for m in headers["allow"].split(",") if m.strip().isupper())
+        headers["Allow"] = allowed
 
     app.before_send.append(correct_allow)
