@@ -255,6 +255,7 @@ def start_centralita(
         "RATE_LIMIT_SESSION_PER_MINUTE": "0",
         "RATE_LIMIT_IP_PER_MINUTE": "0",
         "VISITOR_DAILY_TOKEN_QUOTA": "0",
+        "WS_MAX_CONNECTIONS_PER_IP": "100000",  # every benchmark client comes from 127.0.0.1
         "VECTOR_SEARCH": "local",
     }
     if data_dir is not None:
