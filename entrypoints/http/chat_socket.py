@@ -182,14 +182,10 @@ class ChatSocket:
             await self._refuse_counted("invalid_frame", "after_event_id must be a whole number from 0.")
             return
         if self._turn_running():
-            await self._refuse_counted("turn_in_progress", "Resume between turns, not during one.")
+            await self._refuse("turn_in_progress", "Resume between turns, not during one.")
             return
-        try:
-            await self._turns.admit(self._session_id, self._address)  # every frame counts
-        except TooManyRequests as error:
-            count_rate_limited("ws", error.code)
-            await self._refuse(error.code, error.detail, error.retry_after)
-            return
+        # Not a chat request: a resume is not counted against the turn limits (a flapping network would
+        # spend the visitor's turns); it costs one read of the feed.
         await self._stop_relay()
         self._relay = None
         self._relay_from(after)
@@ -246,8 +242,10 @@ class ChatSocket:
         turn_news = event.type == START or event.type in TURN_ENDINGS
         if turn_news and self._held is not None and self._submitting is not None:
             await asyncio.wait([self._submitting])  # it ends right after the turn is accepted
-        await self._send(feed_payload(event))
         own = self._own is not None and event.data.get("message_id") == self._own.message_id
+        if own and event.type in TURN_ENDINGS:
+            self._own = None  # over for this connection once its end is sent: the next message may follow
+        await self._send(feed_payload(event))
         if turn_news and own and self._held is not None:
             await self._release_held()
 
