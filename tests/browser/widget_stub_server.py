@@ -338,6 +338,8 @@ class StubServer:
         recv_task: asyncio.Task[Any] | None = None
         kill_task = asyncio.ensure_future(conn.kill.wait())
         follower = _Follower(self, self._feed(sid, agent), emit) if self.event_ids else None
+        # as the server: a connection that sends no frame follows live events after 2 s
+        grace = asyncio.get_running_loop().call_later(2.0, follower.start) if follower else None
         try:
             while True:
                 if recv_task is None:
@@ -355,6 +357,8 @@ class StubServer:
                 elif not await self._turn(event, sid, agent, emit, conn, send):
                     return
         finally:
+            if grace is not None:
+                grace.cancel()
             if follower is not None:
                 await follower.stop()
             kill_task.cancel()
@@ -542,9 +546,9 @@ _RESUME_GAP = {
 class _Follower:
     """A connection following its conversation's feed: from a resume, else live from when it connected.
 
-    Nothing is sent before the client's first frame: were live events sent before a `resume` is read, the
-    replay would come after newer events, and the client, which skips every id up to the newest it applied,
-    would lose the replayed ones ("exactly once, in order" holds only this way).
+    Nothing is sent before the client's first frame, or 2 s without one (as the server): were live events sent
+    before a `resume` is read, the replay would come after newer events, and the client, which skips every id
+    up to the newest it applied, would lose the replayed ones ("exactly once, in order" holds only this way).
     """
 
     def __init__(self, stub: StubServer, feed: _Feed, emit: Any) -> None:

@@ -216,6 +216,10 @@ let waiting = null; // the typing bubble of a visitor message (this tab's or ano
 // The newest conversation event shown (its event_id). null while the server gave none (an older server): no
 // resume then, and an answer cut by a drop is re-read from the history route.
 let lastEventId = null, gaps = 0;
+// Whether what is shown has been checked against the server since the last drop (the history was read, or a
+// resume sent): a reconnect that is not caught up reads the history (an HTTP GET), not a resume, when nothing
+// was live — every frame counts against the session's rate limit, a resume too.
+let caughtUp = false;
 let coolUntil = 0, coolTimer = 0, flushHandle = 0, graceTimer = 0;
 const GRACE_MS = 1000; // after a resume, how long to wait for the replay to show a message sent before the drop
 
@@ -329,7 +333,7 @@ const lastIdHeader = (r) => {
   const h = r.headers.get("X-Last-Event-Id"), n = h == null || !h.trim() ? NaN : Number(h);
   return Number.isSafeInteger(n) && n >= 0 ? n : null;
 };
-const loadHistory = (force = false) => {
+const loadHistory = (force = false, ifNewer = false) => {
   if (historyBusy) return historyBusy;
   const url = `/api/v1/chat/history/${encodeURIComponent(sid)}/${agentId}?limit=100`;
   let lastId = null;
@@ -340,7 +344,9 @@ const loadHistory = (force = false) => {
     .then(([data]) => {
       const list = Array.isArray(data) ? data : data && data.messages;
       if (!ds.greeting && typeof data?.greeting === "string" && data.greeting.trim()) greeting = data.greeting;
-      if (!force && (turn || reply || waiting)) return; // never wipe a turn in flight
+      if (!force && (reply || (turn ? turn.phase !== "pending" : waiting))) return; // never wipe a live turn
+      caughtUp = true;
+      if (ifNewer && historyLoaded && lastId !== null && lastEventId !== null && lastId <= lastEventId) return;
       historyLoaded = true;
       renderHistory(Array.isArray(list) ? list : []);
       if (lastId !== null) lastEventId = lastId; // what is shown now: resume after it
@@ -385,7 +391,9 @@ const connect = () => {
     lastCode = "";
     openedAt = Date.now();
     setConn("open");
-    Promise.resolve(historyBusy).then(() => { if (ws === sock && sock.readyState === 1) ready(sock); });
+    // back after a drop or an idle close with nothing live: the history says whether anything happened meanwhile
+    const check = historyBusy || (caughtUp || lastEventId === null || live() ? null : loadHistory(false, true));
+    Promise.resolve(check).then(() => { if (ws === sock && sock.readyState === 1) ready(sock); });
   };
   sock.onmessage = (ev) => {
     if (ws !== sock) return;
@@ -396,14 +404,23 @@ const connect = () => {
   };
   sock.onclose = (ev) => { if (ws === sock) { ws = null; onDrop(ev); } };
 };
+// Something of the conversation was live when the socket went: an answer streaming or awaited, this tab's
+// message sent but not answered, or the history showing an answer not finished. Only then is a resume
+// (a counted frame) worth sending; otherwise the connection relays from when it connected, after the history.
+const live = () => {
+  if (reply || (turn && turn.phase !== "pending") || (waiting && !(turn && waiting === turn.bubble))) return true;
+  const last = [...log.querySelectorAll(".cw-msg--assistant[data-message-id]")].pop();
+  return !!last && !/^(complete|interrupted|failed)$/.test(last.getAttribute("data-status") || "");
+};
 const ready = (sock) => { // open, and the history (if it was being read) is shown
-  const early = sock.early, resuming = lastEventId !== null;
+  const early = sock.early, resuming = lastEventId !== null && live();
   sock.early = null;
   if (needRefresh && !turn) { needRefresh = false; loadHistory(); } // an older server: re-read the cut answer
   if (resuming) {
     try { sock.send(JSON.stringify({ type: "resume", after_event_id: lastEventId })); } catch { return; }
+    caughtUp = true;
   }
-  if (!resuming) for (const f of early) onFrame(f);
+  if (!resuming) for (const f of early) { if (ws !== sock) return; onFrame(f); } // (a gap resyncs)
   if (!turn) return;
   if (turn.phase === "pending") transmit();
   else if (turn.phase === "unsure") { // sent before the drop: the replay shows it if the server got it
@@ -424,6 +441,7 @@ const scheduleReconnect = () => {
 };
 const onDrop = (ev) => {
   clearTimeout(graceTimer);
+  caughtUp = false;
   if (openedAt && Date.now() - openedAt > 10000) attempts = 0;
   openedAt = 0;
   if (ev.code === 1000 && !busy()) { setConn("idle"); return; } // closed for idleness: reconnect on the next send
@@ -469,7 +487,7 @@ const resync = () => { // resume_gap: the server no longer keeps the events afte
   lastEventId = null;
   gaps++;
   loadHistory(true).then(() => {
-    if (turn && turn.phase === "unsure") { // did it arrive? then the history ends with it
+    if (turn && (turn.phase === "unsure" || turn.phase === "sent")) { // did it arrive? then the history ends with it
       const users = log.querySelectorAll(".cw-msg--user[data-message-id] .cw-text");
       if (users.length && users[users.length - 1].textContent.trim() === turn.text) {
         turn.user.remove(); turn.bubble.remove(); turn = waiting = null;
@@ -487,6 +505,9 @@ const hasEventId = (f) => Number.isSafeInteger(f.event_id);
 const onFrame = (f) => {
   if (hasEventId(f)) { // a conversation event: apply each once, in order, whichever connection brought it
     if (lastEventId !== null && f.event_id <= lastEventId) return; // shown already (the replay after a resume)
+    // An event missed (only merged tokens skip ids): it happened between the history read and this connection's
+    // start; the history has it
+    if (lastEventId !== null && f.event_id > lastEventId + 1 && f.type !== "token") { resync(); return; }
     lastEventId = f.event_id;
     gaps = 0;
   }
