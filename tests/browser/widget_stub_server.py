@@ -45,6 +45,7 @@ import re
 import socket
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -429,6 +430,7 @@ class StubServer:
         try:
             tokens, sources = self.scripted.pop(0) if self.scripted else (ANSWER_TOKENS, SOURCES)
             conv = self.history.setdefault((sid, agent), [])
+            message = unicodedata.normalize("NFC", message).strip()  # stored as validated (it may be)
             user = self._message("user", message)
             conv.append(user)
             if kill is not None and drop_vm:

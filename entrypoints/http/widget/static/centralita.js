@@ -160,6 +160,8 @@ const icon = (...paths) => {
   return svg;
 };
 const str = (v) => (typeof v === "string" ? v : v == null ? "" : String(v));
+// The same visitor text as stored: the server may normalise it (NFC, trimmed; line breaks as \n)
+const sameText = (a, b) => { const n = (v) => str(v).normalize("NFC").replace(/\s+/g, " ").trim(); return n(a) === n(b); };
 
 // ---- build ----
 const host = el("div", null, { id: document.getElementById("centralita-widget") ? "centralita-widget-" + agentId
@@ -405,12 +407,14 @@ const connect = () => {
   sock.onclose = (ev) => { if (ws === sock) { ws = null; onDrop(ev); } };
 };
 // Something of the conversation was live when the socket went: an answer streaming or awaited, this tab's
-// message sent but not answered, or the history showing an answer not finished. Only then is a resume
-// (a counted frame) worth sending; otherwise the connection relays from when it connected, after the history.
+// message sent but not answered, or a stored conversation that may still be answering (it ends with a visitor
+// message, or with an answer not complete: a reply in progress is stored `interrupted` with its text so far).
+// Only then is a resume (a counted frame) worth sending; otherwise the connection relays from when it
+// connected, after the history.
 const live = () => {
   if (reply || (turn && turn.phase !== "pending") || (waiting && !(turn && waiting === turn.bubble))) return true;
-  const last = [...log.querySelectorAll(".cw-msg--assistant[data-message-id]")].pop();
-  return !!last && !/^(complete|interrupted|failed)$/.test(last.getAttribute("data-status") || "");
+  const last = [...log.querySelectorAll(".cw-msg[data-message-id]")].pop();
+  return !!last && (last.matches(".cw-msg--user") || !/^(complete|failed)$/.test(last.getAttribute("data-status") || ""));
 };
 const ready = (sock) => { // open, and the history (if it was being read) is shown
   const early = sock.early, resuming = lastEventId !== null && live();
@@ -489,7 +493,7 @@ const resync = () => { // resume_gap: the server no longer keeps the events afte
   loadHistory(true).then(() => {
     if (turn && (turn.phase === "unsure" || turn.phase === "sent")) { // did it arrive? then the history ends with it
       const users = log.querySelectorAll(".cw-msg--user[data-message-id] .cw-text");
-      if (users.length && users[users.length - 1].textContent.trim() === turn.text) {
+      if (users.length && sameText(users[users.length - 1].textContent, turn.text)) {
         turn.user.remove(); turn.bubble.remove(); turn = waiting = null;
       }
     }
@@ -541,8 +545,9 @@ const onFrame = (f) => {
 const onVisitorMessage = (f) => {
   const id = f.message_id == null ? null : str(f.message_id), text = str(f.content);
   if (id !== null && byId("user", id)) return; // shown already (restored from history)
-  if (turn && (turn.phase === "sent" || turn.phase === "unsure") && text.trim() === turn.text) {
-    setId(turn.user, id); // this tab's own message, shown when it was sent
+  if (turn && (turn.phase === "sent" || turn.phase === "unsure") && sameText(text, turn.text)) {
+    setId(turn.user, id); // this tab's own message, shown when it was sent; as stored from now on
+    turn.user.querySelector(".cw-text").textContent = text;
     turn.phase = "accepted";
     clearTimeout(graceTimer);
   } else { // sent from another tab
