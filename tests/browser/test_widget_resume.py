@@ -6,6 +6,7 @@ Against the stand-in server (tests/browser/widget_stub_server.py), which speaks 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -95,6 +96,30 @@ def test_cut_mid_answer_resumes_and_shows_the_whole_answer_once(
     wait_answered(page, 2)
     page.reload()
     expect(page.locator(".cw-msg--user .cw-text")).to_have_text([QUESTION, "gracias"])
+    expect(answers(page).locator(".cw-text")).to_have_text([ANSWER, ANSWER])
+    assert_clean(page)
+
+
+def test_a_refused_resume_catches_up_from_the_history_on_the_same_socket(
+    page: Page, stub_url: str, widget_stub: StubServer
+) -> None:
+    open_demo(page, stub_url)
+    widget_stub.drop_after_visitor_message_next = True  # stored; the widget has no word of it yet
+    widget_stub.rate_limit_resume_next = 1  # the session's frames are spent: the resume is refused
+    ask(page, QUESTION)
+    expect(page.locator(".cw-notice[data-code=rate_limited]")).to_have_text(
+        re.compile(r"^Has enviado muchos mensajes seguidos\. Espera 2 segundos")
+    )
+    answer = wait_answered(page, 1)  # from the history (so far), then the live events after the 2 s grace
+    expect(answer.locator(".cw-text")).to_have_text(ANSWER)
+    expect(page.locator(".cw-msg--user")).to_have_count(1)
+    expect(answers(page)).to_have_count(1)
+    assert widget_stub.received == [QUESTION]  # the history showed it arrived: not sent again
+    assert len(widget_stub.resumes) == 1 and widget_stub.connections_opened == 2  # no reconnect loop
+    send = page.get_by_role("button", name="Enviar mensaje")
+    expect(send).to_be_enabled(timeout=5_000)  # once retry_after has passed
+    ask(page, "gracias")
+    wait_answered(page, 2)
     expect(answers(page).locator(".cw-text")).to_have_text([ANSWER, ANSWER])
     assert_clean(page)
 

@@ -140,6 +140,7 @@ class StubServer:
 
     token_delay: float = 0.12
     rate_limit_next: int = 0
+    rate_limit_resume_next: int = 0  # refuse this many `resume` frames rate_limited (every frame counts)
     retry_after: int = 2
     drop_before_start_next: bool = False
     drop_mid_answer_next: bool = False
@@ -206,7 +207,7 @@ class StubServer:
 
     def reset(self) -> None:
         self.drop_all()
-        self.rate_limit_next = 0
+        self.rate_limit_next = self.rate_limit_resume_next = 0
         self.drop_before_start_next = self.drop_mid_answer_next = self.wrap_history = False
         self.drop_after_visitor_message_next = False
         self.public_agents = self.llm_available = True
@@ -385,6 +386,19 @@ class StubServer:
                 )
                 return True
             self.resumes.append(after)
+            if (
+                self.rate_limit_resume_next > 0
+            ):  # refused like any counted frame: no relay until the 2 s grace
+                self.rate_limit_resume_next -= 1
+                await follower.emit(
+                    {
+                        "type": "error",
+                        "code": "rate_limited",
+                        "detail": "Too many chat turns.",
+                        "retry_after": self.retry_after,
+                    }
+                )
+                return True
             await follower.resume(after)
             return True
         follower.start()

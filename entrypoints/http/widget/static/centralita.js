@@ -422,7 +422,7 @@ const ready = (sock) => { // open, and the history (if it was being read) is sho
   if (needRefresh && !turn) { needRefresh = false; loadHistory(); } // an older server: re-read the cut answer
   if (resuming) {
     try { sock.send(JSON.stringify({ type: "resume", after_event_id: lastEventId })); } catch { return; }
-    caughtUp = true;
+    caughtUp = sock.onlyResume = true; // a refusal now is the resume's
   }
   if (!resuming) for (const f of early) { if (ws !== sock) return; onFrame(f); } // (a gap resyncs)
   if (!turn) return;
@@ -477,12 +477,18 @@ const onDrop = (ev) => {
 };
 const transmit = () => {
   if (!ws || ws.readyState !== 1 || !turn) return;
+  ws.onlyResume = false;
   try { ws.send(JSON.stringify({ message: turn.text, origin: "web" })); turn.phase = "sent"; } catch { /* stays pending */ }
 };
-const resync = () => { // resume_gap: the server no longer keeps the events after ours; start again from history
-  const sock = ws;
-  ws = null;
-  try { sock?.close(1000); } catch { /* closing */ }
+// Start again from the history route: after a resume_gap (the server no longer keeps the events after ours) or
+// an event missed, on a new socket; after a refused resume (`keep`), on this one, which the server relays
+// from its connect after 2 s.
+const resync = (keep = false) => {
+  if (!keep) {
+    const sock = ws;
+    ws = null;
+    try { sock?.close(1000); } catch { /* closing */ }
+  }
   cancelFlush();
   if (reply) finishBubble(reply.bubble);
   reply = waiting = null;
@@ -499,8 +505,11 @@ const resync = () => { // resume_gap: the server no longer keeps the events afte
     }
     if (gaps > 3) lastEventId = null; // the server keeps failing its own history's event id: live only
     updateSend();
-    attempts = 0;
-    connect();
+    if (!keep) { attempts = 0; connect(); return; }
+    if (turn && (turn.phase === "unsure" || turn.phase === "sent")) { // not in the history: it did not arrive
+      if (turn.resent) failTurn("lost");
+      else { turn.resent = true; turn.phase = "pending"; transmit(); }
+    }
   });
 };
 
@@ -597,6 +606,13 @@ const finishBubble = (b) => { b.querySelector(".cw-typing")?.remove(); b.removeA
 const onError = (f) => {
   const code = lastCode = str(f.code) || "generic";
   if (code === "resume_gap") { resync(); return; }
+  if (!hasEventId(f) && ws?.onlyResume) { // the resume itself was refused (rate_limited…): the history instead
+    ws.onlyResume = false;
+    notice(errorText(code, f.retry_after), code);
+    if (code === "rate_limited") coolDown(f.retry_after);
+    resync(true);
+    return;
+  }
   if (code === "llm_unavailable" && !llmDown) { llmDown = true; setConn(host.getAttribute("data-connection")); }
   if (hasEventId(f)) { // the running turn failed, whoever sent it
     if (turn && (turn.phase === "accepted" || turn.phase === "streaming" || reply?.own)) failTurn(code, f.retry_after);
@@ -630,12 +646,14 @@ const failTurn = (code, retryAfter) => {
     if (!input.value) input.value = t.text; // back to the input, to retry
   }
   if (code) notice(code === "lost" ? T.e.lost : errorText(code, retryAfter), code);
-  if (code === "rate_limited") {
-    const ms = Math.min(Number(retryAfter) > 0 ? Number(retryAfter) : 5, 300) * 1000;
-    coolUntil = Date.now() + ms;
-    clearTimeout(coolTimer);
-    coolTimer = setTimeout(() => { coolUntil = 0; updateSend(); }, ms + 50);
-  }
+  if (code === "rate_limited") coolDown(retryAfter);
+  updateSend();
+};
+const coolDown = (retryAfter) => { // rate-limited: sending waits retry_after seconds
+  const ms = Math.min(Number(retryAfter) > 0 ? Number(retryAfter) : 5, 300) * 1000;
+  coolUntil = Date.now() + ms;
+  clearTimeout(coolTimer);
+  coolTimer = setTimeout(() => { coolUntil = 0; updateSend(); }, ms + 50);
   updateSend();
 };
 
