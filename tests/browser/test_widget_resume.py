@@ -6,6 +6,7 @@ Against the stand-in server (tests/browser/widget_stub_server.py), which speaks 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -82,18 +83,43 @@ def test_cut_mid_answer_resumes_and_shows_the_whole_answer_once(
     expect(answer.locator(".cw-src-t").first).to_have_text("Horarios de atención")
     expect(page.locator(".cw-msg--user")).to_have_count(1)
     expect(answers(page)).to_have_count(1)
-    # Sent once; the first socket resumed after the history's event id (0: a new conversation), the second
-    # after the last event the first one showed (start and sources at least), before the answer's end.
+    # Sent once; the first socket sent no resume (the history was just read: a resume would cost one of the
+    # session's rate-limited frames), the second resumed after the last event the first one showed (start and
+    # sources at least), before the answer's end.
     assert widget_stub.received == [QUESTION]
     assert widget_stub.connections_opened == 2
-    first, again = widget_stub.resumes
-    assert first == 0 and 3 <= again < widget_stub.last_event_id(sid_of(page)) - 1
+    [again] = widget_stub.resumes
+    assert 3 <= again < widget_stub.last_event_id(sid_of(page)) - 1
     assert page.evaluate("window.Centralita.lastEventId") == widget_stub.last_event_id(sid_of(page))
     # The next turn on the new socket works, and the history holds each message once.
     ask(page, "gracias")
     wait_answered(page, 2)
     page.reload()
     expect(page.locator(".cw-msg--user .cw-text")).to_have_text([QUESTION, "gracias"])
+    expect(answers(page).locator(".cw-text")).to_have_text([ANSWER, ANSWER])
+    assert_clean(page)
+
+
+def test_a_refused_resume_catches_up_from_the_history_on_the_same_socket(
+    page: Page, stub_url: str, widget_stub: StubServer
+) -> None:
+    open_demo(page, stub_url)
+    widget_stub.drop_after_visitor_message_next = True  # stored; the widget has no word of it yet
+    widget_stub.rate_limit_resume_next = 1  # the session's frames are spent: the resume is refused
+    ask(page, QUESTION)
+    expect(page.locator(".cw-notice[data-code=rate_limited]")).to_have_text(
+        re.compile(r"^Has enviado muchos mensajes seguidos\. Espera 2 segundos")
+    )
+    answer = wait_answered(page, 1)  # from the history (so far), then the live events after the 2 s grace
+    expect(answer.locator(".cw-text")).to_have_text(ANSWER)
+    expect(page.locator(".cw-msg--user")).to_have_count(1)
+    expect(answers(page)).to_have_count(1)
+    assert widget_stub.received == [QUESTION]  # the history showed it arrived: not sent again
+    assert len(widget_stub.resumes) == 1 and widget_stub.connections_opened == 2  # no reconnect loop
+    send = page.get_by_role("button", name="Enviar mensaje")
+    expect(send).to_be_enabled(timeout=5_000)  # once retry_after has passed
+    ask(page, "gracias")
+    wait_answered(page, 2)
     expect(answers(page).locator(".cw-text")).to_have_text([ANSWER, ANSWER])
     assert_clean(page)
 
@@ -117,6 +143,7 @@ def test_a_message_sent_from_a_second_tab_appears_live_in_the_first(
     page: Page, context: BrowserContext, stub_url: str, widget_stub: StubServer
 ) -> None:
     open_demo(page, stub_url)
+    following = time.monotonic() + 2.2  # a tab that sends no frame follows the conversation after 2 s
     page.evaluate(WATCH_JS)
     second = context.new_page()  # same localStorage: the same visitor, the same conversation
     second.page_errors = []  # type: ignore[attr-defined]
@@ -124,6 +151,7 @@ def test_a_message_sent_from_a_second_tab_appears_live_in_the_first(
     try:
         open_demo(second, stub_url)
         assert sid_of(second) == sid_of(page)
+        time.sleep(max(0.0, following - time.monotonic()))
         ask(second, QUESTION)
         page.bring_to_front()  # a background tab gets no animation frames: its DOM would grow in one go
         # The first tab shows the visitor's message and the answer streaming in, and waits its end to send.
@@ -164,13 +192,18 @@ def test_resume_gap_reloads_the_history_then_follows_live(
     seen = page.evaluate("window.Centralita.lastEventId")
     assert seen == widget_stub.last_event_id(sid)
     loads = widget_stub.history_requests
-    # The widget falls behind (nothing reaches it), a turn from another device runs, and the server then
-    # forgets those events: the widget's resume after `seen` is a gap.
+    # The widget falls behind (nothing reaches it) while its next turn runs, and the server then forgets those
+    # events: the drop leaves the turn unanswered for the widget, and its resume after `seen` is a gap.
     widget_stub.deliver = False
     widget_stub.scripted.append((["Sí, ", "los sábados ", "de 10:00 a 14:00."], []))
-    widget_stub.run_turn(sid, 1, "¿abrís los sábados?")
+    ask(page, "¿abrís los sábados?")
+    deadline = time.monotonic() + 10
+    while widget_stub.last_event_id(sid) < seen + 4 and time.monotonic() < deadline:
+        time.sleep(0.02)  # visitor_message, start, sources, tokens…, end: the turn ran on the server
+    time.sleep(0.3)
     newest = widget_stub.prune(sid, 1)
     assert newest > seen
+    assert widget_stub.history[(sid, 1)][-1]["role"] == "assistant"
     opened = widget_stub.connections_opened
     widget_stub.drop_all()
     deadline = time.monotonic() + 10
@@ -183,10 +216,9 @@ def test_resume_gap_reloads_the_history_then_follows_live(
     expect(answers(page).locator(".cw-text")).to_have_text([ANSWER, "Sí, los sábados de 10:00 a 14:00."])
     expect(page.locator(WIDGET)).to_have_attribute("data-connection", "open")
     assert widget_stub.history_requests == loads + 1
-    deadline = time.monotonic() + 5
-    while widget_stub.resumes[-1:] != [newest] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert widget_stub.resumes[-2:] == [seen, newest]  # the gap, then again from the history's event id
+    # The gap; then nothing was live any more (the history holds the whole turn): no second resume.
+    assert widget_stub.resumes[-1:] == [seen]
+    assert widget_stub.received == [QUESTION, "¿abrís los sábados?"]  # adopted from the history, not resent
     expect(page.locator(".cw-notice")).to_have_count(0)
     # Live again: the next turn streams in once.
     ask(page, "gracias")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -65,6 +66,23 @@ def test_message_sent_once_more_if_socket_drops_before_start(
     expect(page.locator(".cw-msg--user")).to_have_count(1)
     expect(answers(page)).to_have_count(1)
     expect(answers(page).locator(".cw-text")).to_have_text([ANSWER])
+
+
+def test_own_message_stored_normalised_is_recognised_as_its_own(
+    page: Page, stub_url: str, widget_stub: StubServer
+) -> None:
+    decomposed = "¿Tenéis cafe\u0301 en la oficina?"  # "é" as e + combining accent, as some keyboards type it
+    stored = unicodedata.normalize("NFC", decomposed)
+    assert stored != decomposed
+    open_demo(page, stub_url)
+    ask(page, decomposed)
+    wait_answered(page, 1)  # its visitor_message (NFC) was taken as this tab's own: the turn ended
+    assert widget_stub.received == [decomposed]
+    expect(page.locator(".cw-msg--user")).to_have_count(1)
+    expect(page.locator(".cw-msg--user .cw-text")).to_have_text([stored])
+    expect(answers(page)).to_have_count(1)
+    expect(page.get_by_role("button", name="Enviar mensaje")).to_be_enabled()
+    assert_clean(page)
 
 
 def test_rate_limit_wait_then_send_again(page: Page, stub_url: str, widget_stub: StubServer) -> None:

@@ -45,6 +45,7 @@ import re
 import socket
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +140,7 @@ class StubServer:
 
     token_delay: float = 0.12
     rate_limit_next: int = 0
+    rate_limit_resume_next: int = 0  # refuse this many `resume` frames rate_limited (every frame counts)
     retry_after: int = 2
     drop_before_start_next: bool = False
     drop_mid_answer_next: bool = False
@@ -205,7 +207,7 @@ class StubServer:
 
     def reset(self) -> None:
         self.drop_all()
-        self.rate_limit_next = 0
+        self.rate_limit_next = self.rate_limit_resume_next = 0
         self.drop_before_start_next = self.drop_mid_answer_next = self.wrap_history = False
         self.drop_after_visitor_message_next = False
         self.public_agents = self.llm_available = True
@@ -338,6 +340,8 @@ class StubServer:
         recv_task: asyncio.Task[Any] | None = None
         kill_task = asyncio.ensure_future(conn.kill.wait())
         follower = _Follower(self, self._feed(sid, agent), emit) if self.event_ids else None
+        # as the server: a connection that sends no frame follows live events after 2 s
+        grace = asyncio.get_running_loop().call_later(2.0, follower.start) if follower else None
         try:
             while True:
                 if recv_task is None:
@@ -355,6 +359,8 @@ class StubServer:
                 elif not await self._turn(event, sid, agent, emit, conn, send):
                     return
         finally:
+            if grace is not None:
+                grace.cancel()
             if follower is not None:
                 await follower.stop()
             kill_task.cancel()
@@ -380,6 +386,19 @@ class StubServer:
                 )
                 return True
             self.resumes.append(after)
+            if (
+                self.rate_limit_resume_next > 0
+            ):  # refused like any counted frame: no relay until the 2 s grace
+                self.rate_limit_resume_next -= 1
+                await follower.emit(
+                    {
+                        "type": "error",
+                        "code": "rate_limited",
+                        "detail": "Too many chat turns.",
+                        "retry_after": self.retry_after,
+                    }
+                )
+                return True
             await follower.resume(after)
             return True
         follower.start()
@@ -425,6 +444,7 @@ class StubServer:
         try:
             tokens, sources = self.scripted.pop(0) if self.scripted else (ANSWER_TOKENS, SOURCES)
             conv = self.history.setdefault((sid, agent), [])
+            message = unicodedata.normalize("NFC", message).strip()  # stored as validated (it may be)
             user = self._message("user", message)
             conv.append(user)
             if kill is not None and drop_vm:
@@ -542,9 +562,9 @@ _RESUME_GAP = {
 class _Follower:
     """A connection following its conversation's feed: from a resume, else live from when it connected.
 
-    Nothing is sent before the client's first frame: were live events sent before a `resume` is read, the
-    replay would come after newer events, and the client, which skips every id up to the newest it applied,
-    would lose the replayed ones ("exactly once, in order" holds only this way).
+    Nothing is sent before the client's first frame, or 2 s without one (as the server): were live events sent
+    before a `resume` is read, the replay would come after newer events, and the client, which skips every id
+    up to the newest it applied, would lose the replayed ones ("exactly once, in order" holds only this way).
     """
 
     def __init__(self, stub: StubServer, feed: _Feed, emit: Any) -> None:

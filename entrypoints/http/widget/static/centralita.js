@@ -160,6 +160,8 @@ const icon = (...paths) => {
   return svg;
 };
 const str = (v) => (typeof v === "string" ? v : v == null ? "" : String(v));
+// The same visitor text as stored: the server may normalise it (NFC, trimmed; line breaks as \n)
+const sameText = (a, b) => { const n = (v) => str(v).normalize("NFC").replace(/\s+/g, " ").trim(); return n(a) === n(b); };
 
 // ---- build ----
 const host = el("div", null, { id: document.getElementById("centralita-widget") ? "centralita-widget-" + agentId
@@ -216,6 +218,10 @@ let waiting = null; // the typing bubble of a visitor message (this tab's or ano
 // The newest conversation event shown (its event_id). null while the server gave none (an older server): no
 // resume then, and an answer cut by a drop is re-read from the history route.
 let lastEventId = null, gaps = 0;
+// Whether what is shown has been checked against the server since the last drop (the history was read, or a
+// resume sent): a reconnect that is not caught up reads the history (an HTTP GET), not a resume, when nothing
+// was live — every frame counts against the session's rate limit, a resume too.
+let caughtUp = false;
 let coolUntil = 0, coolTimer = 0, flushHandle = 0, graceTimer = 0;
 const GRACE_MS = 1000; // after a resume, how long to wait for the replay to show a message sent before the drop
 
@@ -329,7 +335,7 @@ const lastIdHeader = (r) => {
   const h = r.headers.get("X-Last-Event-Id"), n = h == null || !h.trim() ? NaN : Number(h);
   return Number.isSafeInteger(n) && n >= 0 ? n : null;
 };
-const loadHistory = (force = false) => {
+const loadHistory = (force = false, ifNewer = false) => {
   if (historyBusy) return historyBusy;
   const url = `/api/v1/chat/history/${encodeURIComponent(sid)}/${agentId}?limit=100`;
   let lastId = null;
@@ -340,7 +346,9 @@ const loadHistory = (force = false) => {
     .then(([data]) => {
       const list = Array.isArray(data) ? data : data && data.messages;
       if (!ds.greeting && typeof data?.greeting === "string" && data.greeting.trim()) greeting = data.greeting;
-      if (!force && (turn || reply || waiting)) return; // never wipe a turn in flight
+      if (!force && (reply || (turn ? turn.phase !== "pending" : waiting))) return; // never wipe a live turn
+      caughtUp = true;
+      if (ifNewer && historyLoaded && lastId !== null && lastEventId !== null && lastId <= lastEventId) return;
       historyLoaded = true;
       renderHistory(Array.isArray(list) ? list : []);
       if (lastId !== null) lastEventId = lastId; // what is shown now: resume after it
@@ -385,7 +393,9 @@ const connect = () => {
     lastCode = "";
     openedAt = Date.now();
     setConn("open");
-    Promise.resolve(historyBusy).then(() => { if (ws === sock && sock.readyState === 1) ready(sock); });
+    // back after a drop or an idle close with nothing live: the history says whether anything happened meanwhile
+    const check = historyBusy || (caughtUp || lastEventId === null || live() ? null : loadHistory(false, true));
+    Promise.resolve(check).then(() => { if (ws === sock && sock.readyState === 1) ready(sock); });
   };
   sock.onmessage = (ev) => {
     if (ws !== sock) return;
@@ -396,14 +406,25 @@ const connect = () => {
   };
   sock.onclose = (ev) => { if (ws === sock) { ws = null; onDrop(ev); } };
 };
+// Something of the conversation was live when the socket went: an answer streaming or awaited, this tab's
+// message sent but not answered, or a stored conversation that may still be answering (it ends with a visitor
+// message, or with an answer not complete: a reply in progress is stored `interrupted` with its text so far).
+// Only then is a resume (a counted frame) worth sending; otherwise the connection relays from when it
+// connected, after the history.
+const live = () => {
+  if (reply || (turn && turn.phase !== "pending") || (waiting && !(turn && waiting === turn.bubble))) return true;
+  const last = [...log.querySelectorAll(".cw-msg[data-message-id]")].pop();
+  return !!last && (last.matches(".cw-msg--user") || !/^(complete|failed)$/.test(last.getAttribute("data-status") || ""));
+};
 const ready = (sock) => { // open, and the history (if it was being read) is shown
-  const early = sock.early, resuming = lastEventId !== null;
+  const early = sock.early, resuming = lastEventId !== null && live();
   sock.early = null;
   if (needRefresh && !turn) { needRefresh = false; loadHistory(); } // an older server: re-read the cut answer
   if (resuming) {
     try { sock.send(JSON.stringify({ type: "resume", after_event_id: lastEventId })); } catch { return; }
+    caughtUp = sock.onlyResume = true; // a refusal now is the resume's
   }
-  if (!resuming) for (const f of early) onFrame(f);
+  if (!resuming) for (const f of early) { if (ws !== sock) return; onFrame(f); } // (a gap resyncs)
   if (!turn) return;
   if (turn.phase === "pending") transmit();
   else if (turn.phase === "unsure") { // sent before the drop: the replay shows it if the server got it
@@ -424,6 +445,7 @@ const scheduleReconnect = () => {
 };
 const onDrop = (ev) => {
   clearTimeout(graceTimer);
+  caughtUp = false;
   if (openedAt && Date.now() - openedAt > 10000) attempts = 0;
   openedAt = 0;
   if (ev.code === 1000 && !busy()) { setConn("idle"); return; } // closed for idleness: reconnect on the next send
@@ -455,12 +477,18 @@ const onDrop = (ev) => {
 };
 const transmit = () => {
   if (!ws || ws.readyState !== 1 || !turn) return;
+  ws.onlyResume = false;
   try { ws.send(JSON.stringify({ message: turn.text, origin: "web" })); turn.phase = "sent"; } catch { /* stays pending */ }
 };
-const resync = () => { // resume_gap: the server no longer keeps the events after ours; start again from history
-  const sock = ws;
-  ws = null;
-  try { sock?.close(1000); } catch { /* closing */ }
+// Start again from the history route: after a resume_gap (the server no longer keeps the events after ours) or
+// an event missed, on a new socket; after a refused resume (`keep`), on this one, which the server relays
+// from its connect after 2 s.
+const resync = (keep = false) => {
+  if (!keep) {
+    const sock = ws;
+    ws = null;
+    try { sock?.close(1000); } catch { /* closing */ }
+  }
   cancelFlush();
   if (reply) finishBubble(reply.bubble);
   reply = waiting = null;
@@ -469,16 +497,19 @@ const resync = () => { // resume_gap: the server no longer keeps the events afte
   lastEventId = null;
   gaps++;
   loadHistory(true).then(() => {
-    if (turn && turn.phase === "unsure") { // did it arrive? then the history ends with it
+    if (turn && (turn.phase === "unsure" || turn.phase === "sent")) { // did it arrive? then the history ends with it
       const users = log.querySelectorAll(".cw-msg--user[data-message-id] .cw-text");
-      if (users.length && users[users.length - 1].textContent.trim() === turn.text) {
+      if (users.length && sameText(users[users.length - 1].textContent, turn.text)) {
         turn.user.remove(); turn.bubble.remove(); turn = waiting = null;
       }
     }
     if (gaps > 3) lastEventId = null; // the server keeps failing its own history's event id: live only
     updateSend();
-    attempts = 0;
-    connect();
+    if (!keep) { attempts = 0; connect(); return; }
+    if (turn && (turn.phase === "unsure" || turn.phase === "sent")) { // not in the history: it did not arrive
+      if (turn.resent) failTurn("lost");
+      else { turn.resent = true; turn.phase = "pending"; transmit(); }
+    }
   });
 };
 
@@ -487,6 +518,9 @@ const hasEventId = (f) => Number.isSafeInteger(f.event_id);
 const onFrame = (f) => {
   if (hasEventId(f)) { // a conversation event: apply each once, in order, whichever connection brought it
     if (lastEventId !== null && f.event_id <= lastEventId) return; // shown already (the replay after a resume)
+    // An event missed (only merged tokens skip ids): it happened between the history read and this connection's
+    // start; the history has it
+    if (lastEventId !== null && f.event_id > lastEventId + 1 && f.type !== "token") { resync(); return; }
     lastEventId = f.event_id;
     gaps = 0;
   }
@@ -520,8 +554,9 @@ const onFrame = (f) => {
 const onVisitorMessage = (f) => {
   const id = f.message_id == null ? null : str(f.message_id), text = str(f.content);
   if (id !== null && byId("user", id)) return; // shown already (restored from history)
-  if (turn && (turn.phase === "sent" || turn.phase === "unsure") && text.trim() === turn.text) {
-    setId(turn.user, id); // this tab's own message, shown when it was sent
+  if (turn && (turn.phase === "sent" || turn.phase === "unsure") && sameText(text, turn.text)) {
+    setId(turn.user, id); // this tab's own message, shown when it was sent; as stored from now on
+    turn.user.querySelector(".cw-text").textContent = text;
     turn.phase = "accepted";
     clearTimeout(graceTimer);
   } else { // sent from another tab
@@ -571,6 +606,13 @@ const finishBubble = (b) => { b.querySelector(".cw-typing")?.remove(); b.removeA
 const onError = (f) => {
   const code = lastCode = str(f.code) || "generic";
   if (code === "resume_gap") { resync(); return; }
+  if (!hasEventId(f) && ws?.onlyResume) { // the resume itself was refused (rate_limited…): the history instead
+    ws.onlyResume = false;
+    notice(errorText(code, f.retry_after), code);
+    if (code === "rate_limited") coolDown(f.retry_after);
+    resync(true);
+    return;
+  }
   if (code === "llm_unavailable" && !llmDown) { llmDown = true; setConn(host.getAttribute("data-connection")); }
   if (hasEventId(f)) { // the running turn failed, whoever sent it
     if (turn && (turn.phase === "accepted" || turn.phase === "streaming" || reply?.own)) failTurn(code, f.retry_after);
@@ -604,12 +646,14 @@ const failTurn = (code, retryAfter) => {
     if (!input.value) input.value = t.text; // back to the input, to retry
   }
   if (code) notice(code === "lost" ? T.e.lost : errorText(code, retryAfter), code);
-  if (code === "rate_limited") {
-    const ms = Math.min(Number(retryAfter) > 0 ? Number(retryAfter) : 5, 300) * 1000;
-    coolUntil = Date.now() + ms;
-    clearTimeout(coolTimer);
-    coolTimer = setTimeout(() => { coolUntil = 0; updateSend(); }, ms + 50);
-  }
+  if (code === "rate_limited") coolDown(retryAfter);
+  updateSend();
+};
+const coolDown = (retryAfter) => { // rate-limited: sending waits retry_after seconds
+  const ms = Math.min(Number(retryAfter) > 0 ? Number(retryAfter) : 5, 300) * 1000;
+  coolUntil = Date.now() + ms;
+  clearTimeout(coolTimer);
+  coolTimer = setTimeout(() => { coolUntil = 0; updateSend(); }, ms + 50);
   updateSend();
 };
 
