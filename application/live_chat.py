@@ -266,7 +266,10 @@ class LiveChat(ChatTurns):
         await self._publish(turn, *turn_event(end, turn.message_id))
 
     async def _publish(self, turn: LiveTurn, kind: str, data: dict[str, Any]) -> None:
-        await self._tracker.shielded(self._feed.append(turn.conversation_id, kind, data, self._clock()))
+        # Awaited in the turn's own task, not shielded in one of its own: a task per event costs a pass of the
+        # event loop each, which under load delayed the first token by a second (the turn task is only
+        # cancelled at shutdown or by STREAM_ON_DISCONNECT=cancel, and the reply's record is shielded anyway).
+        await self._feed.append(turn.conversation_id, kind, data, self._clock())
 
     async def _publish_quietly(self, turn: LiveTurn, kind: str, data: dict[str, Any]) -> None:
         """The last event of a turn torn down: a store fault is logged, not raised."""

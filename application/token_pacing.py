@@ -39,6 +39,9 @@ async def paced(
                     queue.append(event)
                     others += not isinstance(event, TokenProduced)
                     ready.set()
+                    # A model stream whose pieces are already buffered would otherwise be read to its end in
+                    # one step of the event loop, holding every other turn's first token back that long.
+                    await asyncio.sleep(0)
         except Exception as error:  # handed to the consumer after the events before it
             failure = error
         finally:
