@@ -20,10 +20,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import load  # noqa: E402
-from benchmarks.load import pct  # noqa: E402
-from tests.e2e.server import running_server  # noqa: E402
-from tests.fakes.fake_llm import FakeLLMServer  # noqa: E402
+from benchmarks import load
+from benchmarks.load import pct
+from tests.e2e.server import running_server
+from tests.fakes.fake_llm import FakeLLMServer
 
 
 def main() -> None:
