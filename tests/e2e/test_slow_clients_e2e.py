@@ -1,8 +1,9 @@
 """Clients that stop reading, against the real server (uvicorn): their turns end, their answers are not held.
 
 Five WebSocket clients ask for a ~10 MB answer and never read (small receive buffer, no compression): each is
-closed within WS_SEND_TIMEOUT_SECONDS of its last frame taken, and its reply is stored `interrupted` with the
-text produced so far. Server memory before and after is printed, not asserted (it depends on the machine).
+closed within WS_SEND_TIMEOUT_SECONDS of its last frame taken. With STREAM_ON_DISCONNECT=cancel (set here) its
+reply then stops and is stored `interrupted` with the text produced so far; by default it would go on, bounded by
+max_tokens and the reply cap, for a resume (tests/e2e/test_live_e2e.py). Server memory before and after is printed, not asserted (it depends on the machine).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ async def test_clients_that_never_read_are_closed_and_their_replies_stored(tmp_p
             "LLM_MAX_TOKENS": "100000",
             "WS_SEND_TIMEOUT_SECONDS": "3",
             "LLM_MAX_REPLY_CHARS": "20000000",  # over the 10 MB answer: the send timeout, not the cap, ends it
+            "STREAM_ON_DISCONNECT": "cancel",  # a closed client stops its answer
         }
         with server_process(env, tmp_path) as (process, url):
             port = int(url.rsplit(":", 1)[1])

@@ -72,7 +72,10 @@ async def test_clients_leaving_during_turn_setup_leave_a_reply_record_and_right_
             await ws.send(json.dumps({"message": "hola, ¿me atiendes?"}))
             await asyncio.sleep(rng.uniform(0.2, 0.5))
 
-    with server_process(mongo_env(tmp_path, llm), tmp_path) as (_, url):
+    # With STREAM_ON_DISCONNECT=cancel a client that leaves cancels its turn wherever it is in its setup: the
+    # setup's writes must still be whole. (By default the answer would go on: tests/e2e/test_live_e2e.py.)
+    env = {**mongo_env(tmp_path, llm), "STREAM_ON_DISCONNECT": "cancel"}
+    with server_process(env, tmp_path) as (_, url):
         await asyncio.gather(*(send_and_leave(s) for s in sessions))
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             await asyncio.sleep(2)  # the turns' last writes land
