@@ -234,15 +234,11 @@ class LiveChat(ChatTurns):
                         elif isinstance(event, TurnFailed):
                             turn._end(None, _failure(event))
         except CentralitaError as error:
-            await self._publish_quietly(
-                turn, ERROR, {**error_fields(error.code, error.detail), "message_id": turn.message_id}
-            )
+            await self._publish_quietly(turn, ERROR, _ended_by(turn, error.code, error.detail))
             turn._end(None, error)
         except asyncio.CancelledError:
             stopped = ReplyInterrupted()
-            await self._publish_quietly(
-                turn, ERROR, {**error_fields(stopped.code, stopped.detail), "message_id": turn.message_id}
-            )
+            await self._publish_quietly(turn, ERROR, _ended_by(turn, stopped.code, stopped.detail))
             turn._end(None, stopped)
             raise
         except Exception as error:  # a bug: the turn's clients must still learn that it ended
@@ -250,7 +246,7 @@ class LiveChat(ChatTurns):
             await self._publish_quietly(
                 turn,
                 ERROR,
-                {**error_fields("internal_error", "The answer failed."), "message_id": turn.message_id},
+                _ended_by(turn, "internal_error", "The answer failed."),
             )
             turn._end(None, error)
 
@@ -279,6 +275,11 @@ class LiveChat(ChatTurns):
             pass  # cancelled again: the shielded append goes on regardless
         except CentralitaError:
             log.warning("could not publish the end of turn %s", turn.message_id)
+
+
+def _ended_by(turn: LiveTurn, code: str, detail: str) -> dict[str, Any]:
+    """The `error` event that ends a turn: the one error shape, naming the reply it ended."""
+    return {**error_fields(code, detail), "message_id": turn.message_id}
 
 
 def _answer_of(accepted: AcceptedTurn, end: TurnEnded, sources: tuple[Source, ...]) -> ChatAnswer:
