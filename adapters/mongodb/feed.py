@@ -43,7 +43,7 @@ from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
-from adapters.fanout import Fanout
+from adapters.fanout import SETTLE_DELAYS, Fanout
 from adapters.mongodb.documents import Document, bson_time, collection
 from adapters.mongodb.errors import DRIVER_ERRORS, store_operation, store_unavailable
 from application.ports.feed import ConversationFeed, FeedEvent
@@ -194,19 +194,28 @@ class MongoConversationFeed(ConversationFeed):
                 await guarded.aclose()
 
     async def _check_gap(self, conversation_id: str, after_event_id: int) -> None:
-        if await self._events.find_one(
-            {"conversation_id": conversation_id, "event_id": after_event_id + 1}, {"_id": 1}
-        ):
-            return
-        # The next one is not stored: either it does not exist yet, or it was pruned.
-        oldest = await self._events.find_one(
-            {"conversation_id": conversation_id, "event_id": {"$gt": after_event_id}},
-            {"event_id": 1},
-            sort=[("event_id", ASCENDING)],
-        )
-        if oldest is not None:
-            raise ResumeGap(after_event_id, int(oldest["event_id"]))
-        newest = await self._newest(conversation_id, 0)  # all pruned: those after it are gone too
+        """ResumeGap when events after `after_event_id` existed but are no longer kept.
+
+        Events appended while this runs can make a read miss the next one and see a later one (queries are
+        not snapshots): a gap is only a gap once it stays, re-read as the fan-out does (adapters/fanout.py)."""
+        for delay in (*SETTLE_DELAYS, None):
+            if await self._events.find_one(  # the common case, one index lookup
+                {"conversation_id": conversation_id, "event_id": after_event_id + 1}, {"_id": 1}
+            ):
+                return
+            oldest = await self._events.find_one(
+                {"conversation_id": conversation_id, "event_id": {"$gt": after_event_id}},
+                {"event_id": 1},
+                sort=[("event_id", ASCENDING)],
+            )
+            if oldest is None:
+                break
+            if int(oldest["event_id"]) == after_event_id + 1:
+                return
+            if delay is None:
+                raise ResumeGap(after_event_id, int(oldest["event_id"]))
+            await asyncio.sleep(delay)
+        newest = await self._newest(conversation_id, 0)  # none kept after it: all pruned, or none yet
         if after_event_id < newest:
             raise ResumeGap(after_event_id, newest + 1)
 

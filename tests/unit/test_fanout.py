@@ -90,3 +90,29 @@ async def test_a_negative_after_event_id_is_refused() -> None:
     with pytest.raises(ValueError):
         async with fanout.follow("c", -1, no_gap):
             pass
+
+
+class MissingOnce(SlowStore):
+    """A store whose first read misses event `hidden` but sees those after it: a query that ran while the
+    events were appended (MongoDB queries are not snapshots)."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.reads = 0
+
+    async def read(self, conversation_id: str, after: int, limit: int) -> list[FeedEvent]:
+        self.reads += 1
+        page = await super().read(conversation_id, after, limit)
+        return [e for e in page if e.event_id != self.hidden] if self.reads == 1 else page
+
+
+@pytest.mark.parametrize("hidden", [1, 3])
+async def test_an_event_a_read_missed_is_read_again_not_a_resume_gap(hidden: int) -> None:
+    store = MissingOnce(hidden)
+    store.add(4)
+    fanout = Fanout(store.read, buffer=10)
+    async with fanout.follow("c", 0, no_gap) as events:
+        assert ids(await take(events, 4)) == [1, 2, 3, 4]
+        await nothing_more(events)
+    assert store.reads >= 2
