@@ -10,7 +10,7 @@ before issue 13) on the same store kind, each with its own data directory. Each 
 WebSockets on every target in turn (order rotated between rounds) and runs `--turns` turns on each at once,
 on an agent without documents (no embedding on the path). Prints p50 TTFT, p50 turn time, turns/s and their
 ratios to the bare proxy, which is what to compare: the machine's load moves the absolute times; and the
-server's CPU time per turn (from /proc; the embedded SecantusDB's own process is not counted).
+server's CPU time per turn (from /proc, its embedded SecantusDB child included).
 """
 
 from __future__ import annotations
@@ -67,9 +67,23 @@ def start_server(
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time used so far by the process and its descendants (the embedded SecantusDB)."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+    family, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, fields in stats.items():
+            if child not in family and int(fields[1]) in family:
+                family.add(child)
+                grew = True
+    ticks = sum(int(stats[p][11]) + int(stats[p][12]) for p in family if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def agent_without_documents(url: str) -> int:

@@ -8,9 +8,10 @@ Collections
   id is only ever tried after the one before it was stored, so ids have no gaps and no duplicates, whatever
   crashes — there is no counter to keep in step. `expires_at` = `created_at + retention` (absent with no
   retention) and a TTL index removes the event then (the server sweeps about once a minute).
-* `conversation_event_heads`: `{_id: conversation_id, last}`, raised with `$max` after each append. It is only
+* `conversation_event_heads`: `{_id: conversation_id, last}`, raised with `$max` after each append, in a task of
+  its own (one write in flight per conversation, later appends folded into the next one). It is only
   a floor for the numbering once every event of a conversation has expired (so ids never start again at 1);
-  the newest stored event wins over it. A crash between the two writes leaves it one behind, which matters
+  the newest stored event wins over it. A crash before that write leaves it a few events behind, which matters
   only if that conversation then stays quiet for the whole retention window.
 
 Delivery
@@ -32,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -88,6 +90,9 @@ class MongoConversationFeed(ConversationFeed):
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # appends of one conversation, in turn
         self._follower: asyncio.Task[None] | None = None
         self._following: asyncio.Future[None] | None = None  # done once the stream (or polling) is on
+        self._writer = uuid.uuid4().hex  # marks this adapter's events, which its change stream skips
+        self._head_pending: dict[str, int] = {}  # the newest event_id to record as a head, per conversation
+        self._head_writes: set[asyncio.Task[None]] = set()
         self.mode: str | None = None  # "change stream" or "polling", once known
         self._closed = False
 
@@ -109,6 +114,7 @@ class MongoConversationFeed(ConversationFeed):
                     "type": type,
                     "data": dict(data),
                     "created_at": created_at,
+                    "writer": self._writer,
                 }
                 if self._retention is not None:
                     document["expires_at"] = created_at + self._retention
@@ -120,7 +126,7 @@ class MongoConversationFeed(ConversationFeed):
                 event = _event(document)
                 self._remember(conversation_id, event.event_id)
                 self._fanout.publish(event)
-                await self._raise_head(conversation_id, event.event_id)
+                self._raise_head_soon(conversation_id, event.event_id)
                 return event
         raise StoreUnavailable("A conversation event could not be numbered: too many concurrent writers.")
 
@@ -150,6 +156,26 @@ class MongoConversationFeed(ConversationFeed):
             sort=[("event_id", DESCENDING)],
         )
         return max(floor, int(newest["event_id"]) if newest else 0)
+
+    def _raise_head_soon(self, conversation_id: str, event_id: int) -> None:
+        """Raise the head in a task of its own, one write at a time per conversation: the appends after it
+        do not wait (the head is only a floor, and `$max` makes the order of the writes irrelevant)."""
+        pending = self._head_pending.get(conversation_id)
+        self._head_pending[conversation_id] = max(event_id, pending or 0)
+        if pending is None:
+            task = asyncio.create_task(self._raise_heads(conversation_id))
+            self._head_writes.add(task)
+            task.add_done_callback(self._head_writes.discard)
+
+    async def _raise_heads(self, conversation_id: str) -> None:
+        try:
+            while True:
+                event_id = self._head_pending[conversation_id]
+                await self._raise_head(conversation_id, event_id)
+                if self._head_pending[conversation_id] == event_id:  # nothing newer appended meanwhile
+                    return
+        finally:
+            del self._head_pending[conversation_id]
 
     async def _raise_head(self, conversation_id: str, event_id: int) -> None:
         try:
@@ -251,7 +277,7 @@ class MongoConversationFeed(ConversationFeed):
 
     async def _run_follower(self, ready: asyncio.Future[None]) -> None:
         try:
-            stream = await self._events.watch([{"$match": {"operationType": "insert"}}])
+            stream = await self._events.watch(self._changes())
         except OperationFailure as error:
             self.mode = "polling"
             log.info(
@@ -274,6 +300,11 @@ class MongoConversationFeed(ConversationFeed):
         ready.set_result(None)
         await self._watch(stream)
 
+    def _changes(self) -> list[Document]:
+        """The change stream's pipeline: other writers' inserts only (this one's were delivered on append, and
+        echoing them back cost every append a second decode here and a send from the server)."""
+        return [{"$match": {"operationType": "insert", "fullDocument.writer": {"$ne": self._writer}}}]
+
     async def _watch(self, stream: AsyncChangeStream[Document]) -> None:
         token = None
         failures = 0
@@ -291,16 +322,14 @@ class MongoConversationFeed(ConversationFeed):
                 await asyncio.sleep(delay)
             while True:  # reopen, from the token when the server still has it
                 try:
-                    stream = await self._events.watch(
-                        [{"$match": {"operationType": "insert"}}], resume_after=token
-                    )
+                    stream = await self._events.watch(self._changes(), resume_after=token)
                     break
                 except OperationFailure as error:
                     if token is None:
                         raise
                     log.warning("conversation feed: cannot resume the change stream (%s); re-reading", error)
                     token = None
-                    stream = await self._events.watch([{"$match": {"operationType": "insert"}}])
+                    stream = await self._events.watch(self._changes())
                     self._fanout.resync_all()
                     break
                 except PyMongoError as error:
@@ -341,6 +370,8 @@ class MongoConversationFeed(ConversationFeed):
     async def close(self) -> None:
         self._closed = True
         self._fanout.close()
+        if self._head_writes:  # the client closes after this: let the floors in flight land
+            await asyncio.wait(set(self._head_writes), timeout=2)
         if self._follower is not None:
             self._follower.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

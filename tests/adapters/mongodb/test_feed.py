@@ -118,6 +118,30 @@ class TestMongoConversationFeed(ConversationFeedContract):
             await a.close()
             await b.close()
 
+    async def test_the_change_stream_brings_only_other_processes_events(
+        self, mongo_db: AsyncDatabase[Any], second_db: AsyncDatabase[Any], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        a = MongoConversationFeed(mongo_db)
+        b = MongoConversationFeed(second_db)
+        arrived: list[str] = []
+        original = a._arrived
+
+        def spy(document: dict[str, Any]) -> None:
+            arrived.append(document["writer"])
+            original(document)
+
+        monkeypatch.setattr(a, "_arrived", spy)
+        try:
+            async with a.subscribe("c1", 0) as events:
+                await append_many(a, 3)  # delivered on append, not echoed back
+                await b.append("c1", "end", {}, T0)
+                assert ids(await take(events, 4)) == [1, 2, 3, 4]
+                await nothing_more(events)
+            assert arrived == [b._writer]
+        finally:
+            await a.close()
+            await b.close()
+
     async def test_two_processes_appending_at_once_leave_no_gap_and_no_duplicate(
         self, mongo_db: AsyncDatabase[Any], second_db: AsyncDatabase[Any]
     ) -> None:
