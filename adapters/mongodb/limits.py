@@ -7,6 +7,10 @@ or day needs them (MongoDB's TTL monitor runs about once a minute; reads never r
 * `rate_limits`: `_id` = `<key>|<minute number>`, `count`; the previous minute's bucket is read alongside.
 * `token_usage`: `_id` = `<visitor>|<YYYY-MM-DD>`, `tokens`, kept two days.
 
+Rate-limit hits need the exact count after their own increment, so they take one `find_one_and_update`,
+which SecantusDB (the embedded server) runs as a scan of the collection: cheap here, as `rate_limits` only
+holds the last two minutes' keys. Token usage (a document per visitor and day) is an `update_one` read back.
+
 Writes go without `j: true`: a counter lost in a crash only grants a few extra requests.
 """
 
@@ -86,7 +90,18 @@ class MongoUsageQuota(UsageQuota):
     @store_operation("record a visitor's token usage")
     async def add(self, visitor: str, day: date, tokens: int) -> int:
         expires_at = datetime.combine(day + timedelta(days=2), datetime.min.time(), UTC)
-        return await _bump(self._days, f"{visitor}|{day.isoformat()}", "tokens", tokens, expires_at)
+        _id = f"{visitor}|{day.isoformat()}"
+        update = {"$inc": {"tokens": tokens}, "$setOnInsert": {"expires_at": expires_at}}
+        # Not `_bump`: the embedded server runs a findAndModify as a scan of the whole collection, and this
+        # one holds a document per visitor and day. The total read back includes any concurrent addition.
+        for attempt in range(2):
+            try:
+                await self._days.update_one({"_id": _id}, update, upsert=True)
+                break
+            except DuplicateKeyError:  # two first upserts raced; the second one now finds the document
+                if attempt:
+                    raise
+        return await self.used(visitor, day)
 
     @store_operation("read a visitor's token usage")
     async def used(self, visitor: str, day: date) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -18,7 +17,7 @@ from domain.visitors import Visitor
 class MongoVisitorRepository(VisitorRepository):
     """Visitors in the `visitors` collection, `_id` = session_id.
 
-    `record_message` is a single `find_one_and_update` upsert: `$setOnInsert` keeps the origin and
+    `record_message` is a single `update_one` upsert, read back on `_id`: `$setOnInsert` keeps the origin and
     first_seen of the first contact, `$set` moves last_seen, `$inc` counts the message.
     """
 
@@ -35,18 +34,17 @@ class MongoVisitorRepository(VisitorRepository):
         }
         for attempt in range(2):
             try:
-                document = await self._visitors.find_one_and_update(
-                    {"_id": session_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-                )
+                await self._visitors.update_one({"_id": session_id}, update, upsert=True)
             except DuplicateKeyError:  # two first contacts raced; the loser updates the winner's document
                 if attempt:
                     raise
                 continue
-            if document is None:  # SecantusDB 0.7 answers a racing upsert with no document, though applied
-                document = await self._visitors.find_one({"_id": session_id})
-            assert document is not None
-            return visitor_from(document)
-        raise AssertionError("unreachable")  # pragma: no cover
+            break
+        # Read back on `_id` (a findAndModify scans the whole collection on the embedded server): the
+        # visitor as it is now, with any message counted meanwhile by another request.
+        document = await self._visitors.find_one({"_id": session_id})
+        assert document is not None
+        return visitor_from(document)
 
     @store_operation("read a visitor")
     async def get(self, session_id: str) -> Visitor | None:
