@@ -589,8 +589,12 @@ def _free_port(host: str) -> int:
 
 
 def _uri(host: str, port: int) -> str:
+    # retryWrites=false: SecantusDB 0.7 records every retryable write and, on each one, scans all the records
+    # of the last 30 minutes (up to 10,000, sorted once over the cap), so a busy server's writes slowed as they
+    # accumulated (docs/secantusdb.md). A retry only helps a failover, which a local server does not have; a
+    # write cut by a restart fails as StoreUnavailable instead.
     shown = f"[{host}]" if ":" in host else host
-    return f"mongodb://{shown}:{port}/?directConnection=true"
+    return f"mongodb://{shown}:{port}/?directConnection=true&retryWrites=false"
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
